@@ -1,0 +1,149 @@
+"""The real Snakemake DAG: its shape from dry runs, config errors at start-up, and single targets."""
+
+import copy
+
+import pytest
+
+from snakemake_runner import copy_workflow, dry_run_jobs, load_config, run_snakemake, write_config_overlay
+
+# Jobs of the 19-experiment grid: one dataset per proportion, one chain per experiment, the baselines of
+# issue 9 (18 prior-shift counterparts, 19 classical classifiers), and the aggregate stages.
+GRID_JOBS = {
+    "make_dataset": 4,
+    "make_test_set": 1,
+    "train": 19,
+    "infer": 19,
+    "evaluate": 19,
+    "priorshift": 18,
+    "evaluate_priorshift": 18,
+    "tfidf_logreg": 19,
+    "evaluate_tfidf": 19,
+    "aggregate": 1,
+    "hypotheses": 1,
+    "plot": 1,
+    "all": 1,
+}
+
+
+@pytest.fixture(scope="module")
+def workdir(tmp_path_factory):
+    return copy_workflow(tmp_path_factory.mktemp("workflow"))
+
+
+def test_dry_run_of_production_config_plans_the_full_grid(workdir):
+    assert dict(dry_run_jobs(workdir)) == GRID_JOBS
+
+
+def test_dry_run_of_demo_config_also_builds_the_embedded_model_and_corpus(workdir):
+    jobs = dry_run_jobs(workdir, "--configfile", "config/demo.yaml")
+    assert dict(jobs) == {**GRID_JOBS, "make_corpus": 1, "build_tiny_model": 1}
+
+
+def test_single_target_plans_only_its_own_chain(workdir):
+    jobs = dry_run_jobs(
+        workdir, "--configfile", "config/demo.yaml", "results/metrics/accept_gamma2.0_prop1_3.json"
+    )
+    assert dict(jobs) == {
+        "make_corpus": 1,
+        "build_tiny_model": 1,
+        "make_dataset": 1,
+        "make_test_set": 1,
+        "train": 1,
+        "infer": 1,
+        "evaluate": 1,
+    }
+
+
+def test_an_experiment_that_is_not_configured_is_no_target(workdir):
+    process = run_snakemake(
+        workdir,
+        "-n",
+        "--configfile",
+        "config/demo.yaml",
+        "results/metrics/accept_gamma3.0_prop1_3.json",
+        check=False,
+    )
+    assert process.returncode != 0
+    assert "accept_gamma3.0_prop1_3" in process.stderr + process.stdout
+
+
+def bad_experiments(**changes):
+    """Return the production experiment list with the first accept experiment changed."""
+    experiments = copy.deepcopy(load_config()["experiments"])
+    experiments[1].update(changes)
+    return experiments
+
+
+@pytest.mark.parametrize(
+    ("experiments", "expected"),
+    [
+        (bad_experiments(variant="both"), ["'both' is not one of", "['experiments'][1]['variant']"]),
+        (bad_experiments(gamma=0.0, name="accept_gamma0.0_prop1_2"), ["['experiments'][1]['gamma']"]),
+        (bad_experiments(gamma=-2.0), ["['experiments'][1]['gamma']"]),
+        (
+            bad_experiments(prop="1/3", name="accept_gamma2.0_prop1/3"),
+            ["does not match", "['experiments'][1]['prop']"],
+        ),
+        (bad_experiments(prop="1_1", name="accept_gamma2.0_prop1_1"), ["['experiments'][1]['prop']"]),
+        (
+            bad_experiments(variant="baseline", name="baseline_gamma2.0_prop1_2"),
+            ["['experiments'][1]['gamma']"],
+        ),
+        (
+            bad_experiments(name="accept_gamma4.0_prop1_2"),
+            ["experiments[1].name = 'accept_gamma4.0_prop1_2' does not match its fields"],
+        ),
+        (
+            bad_experiments(name="accept_gamma4.0_prop1_2", gamma=4.0),
+            ["experiments[2].name = 'accept_gamma4.0_prop1_2' duplicates experiments[1]"],
+        ),
+    ],
+    ids=[
+        "unknown-variant",
+        "gamma-zero",
+        "gamma-negative",
+        "prop-not-1_N",
+        "prop-1_1",
+        "baseline-gamma",
+        "name",
+        "dup",
+    ],
+)
+def test_bad_config_fails_at_start_naming_the_key(workdir, tmp_path, experiments, expected):
+    overlay = write_config_overlay(tmp_path / "bad.yaml", {"experiments": experiments})
+    process = run_snakemake(workdir, "-n", "--configfile", str(overlay), check=False)
+    output = process.stdout + process.stderr
+    assert process.returncode != 0
+    for fragment in expected:
+        assert fragment in output
+
+
+def test_override_for_an_unknown_experiment_is_rejected(workdir, tmp_path):
+    overlay = write_config_overlay(
+        tmp_path / "bad.yaml", {"train": {"overrides": {"accept_gamma9.0_prop1_2": {}}}}
+    )
+    process = run_snakemake(workdir, "-n", "--configfile", str(overlay), check=False)
+    assert process.returncode != 0
+    assert (
+        "train.overrides names experiments that are not configured: accept_gamma9.0_prop1_2" in process.stderr
+    )
+
+
+def test_missing_data_source_fails_before_any_job_and_writes_nothing(workdir, tmp_path):
+    overlay = write_config_overlay(
+        tmp_path / "missing.yaml", {"data": {"train_source": "no/such/train.json"}}
+    )
+    process = run_snakemake(workdir, "--cores", "1", "--configfile", str(overlay), check=False)
+    assert process.returncode != 0
+    assert "data.train_source = 'no/such/train.json' does not exist" in process.stderr
+    assert not (workdir / "results").exists()
+
+
+def test_dry_run_of_production_config_without_its_data_warns_and_still_plans(workdir):
+    process = run_snakemake(workdir, "-n", "--quiet", "rules")
+    assert "data.train_source = 'data/iclr/train.json' does not exist (dry run" in process.stderr
+
+
+def test_lint_is_clean(workdir):
+    process = run_snakemake(workdir, "--lint", check=False)
+    assert process.returncode == 0, process.stdout + process.stderr
