@@ -28,3 +28,7 @@ rule all:
         HYPOTHESES_JSON,
         HYPOTHESES_MD,
         PLOT_FILES,
+
+
+onstart:
+    fail_on_missing_sources()

@@ -90,34 +90,38 @@ def test_source():
     return CORPUS_TEST if config["data"]["embedded"] else config["data"]["test_source"]
 
 
-def check_user_sources():
-    """Fail at start-up, naming the key, when a configured data source is missing.
-
-    A dry run only warns, so that the DAG of the production config can be inspected on a machine
-    that does not hold the data; the sources are then left out of the DAG's inputs.
-    """
+def missing_user_sources():
+    """Return 'data.<key> = <path> does not exist' for each configured data source that is missing."""
     if config["data"]["embedded"]:
-        return
+        return []
+    messages = []
     for key in ("train_source", "test_source"):
         path = config["data"].get(key)
         if path is None:
-            raise WorkflowError(f"invalid config: data.{key} is required when data.embedded is false")
-        if Path(path).exists():
-            continue
-        message = f"data.{key} = {path!r} does not exist"
-        if workflow.dryrun:
-            logger.warning(f"{message} (dry run: shown without it)")
-        else:
-            raise WorkflowError(f"invalid config: {message}")
+            raise WorkflowError(
+                f"invalid config: data.{key} is required when data.embedded is false"
+            )
+        if not Path(path).exists():
+            messages.append(f"data.{key} = {path!r} does not exist")
+    return messages
 
 
 def existing(path):
-    """Return [path] when it exists or is built by the workflow, else [] (a missing user file, dry run only)."""
+    """Return [path] when it exists or is built by the workflow, else [] (its absence is reported)."""
     built = config["data"]["embedded"]
     return [path] if built or Path(path).exists() else []
 
 
-check_user_sources()
+def fail_on_missing_sources():
+    """Stop a real run before its first job when a data source is missing (onstart: never in a dry run)."""
+    if MISSING_SOURCES:
+        raise WorkflowError("invalid config: " + "; ".join(MISSING_SOURCES))
+
+
+# A dry run only warns, so the production DAG can be inspected on a machine without the data.
+MISSING_SOURCES = missing_user_sources()
+for message in MISSING_SOURCES:
+    logger.warning(f"{message} (a dry run shows the DAG without it; a real run stops)")
 
 
 def as_json(settings):

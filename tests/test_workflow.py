@@ -141,7 +141,7 @@ def test_missing_data_source_fails_before_any_job_and_writes_nothing(workdir, tm
 
 def test_dry_run_of_production_config_without_its_data_warns_and_still_plans(workdir):
     process = run_snakemake(workdir, "-n", "--quiet", "rules")
-    assert "data.train_source = 'data/iclr/train.json' does not exist (dry run" in process.stderr
+    assert "data.train_source = 'data/iclr/train.json' does not exist (a dry run shows the DAG without it" in process.stderr
 
 
 def test_lint_is_clean(workdir):

@@ -1,0 +1,39 @@
+"""Shared pytest fixtures; each stage keeps its fixtures in its own section."""
+
+import os
+
+import pytest
+
+# Nothing in the tests may reach a model hub: everything loads from folders the tests build.
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+
+
+# ---------------------------------------------------------------- data stage (issue 3)
+# A small synthetic corpus and the tiny model built from it, once per session.
+
+DATA_CORPUS_SETTINGS = {"n_train": 200, "n_test": 80, "test_accept_rate": 0.3}
+DATA_CORPUS_SEED = 3
+DATA_MODEL_SETTINGS = {"max_position_embeddings": 512}
+DATA_MODEL_SEED = 0
+
+
+@pytest.fixture(scope="session")
+def data_corpus(tmp_path_factory):
+    """Return (train_path, test_path) of a 200/80-paper synthetic corpus (train balanced, test 30% accept)."""
+    import synthetic_corpus
+
+    folder = tmp_path_factory.mktemp("data_corpus")
+    train, test = synthetic_corpus.generate_corpus(DATA_CORPUS_SETTINGS, DATA_CORPUS_SEED)
+    synthetic_corpus.write_jsonl(folder / "train.jsonl", train)
+    synthetic_corpus.write_jsonl(folder / "test.jsonl", test)
+    return folder / "train.jsonl", folder / "test.jsonl"
+
+
+@pytest.fixture(scope="session")
+def data_tiny_model(data_corpus, tmp_path_factory):
+    """Return the folder of the tiny Qwen2 model and tokenizer built from the data_corpus train split."""
+    import tiny_model
+
+    folder = tmp_path_factory.mktemp("data_tiny_model") / "model"
+    return tiny_model.build_tiny_model(data_corpus[0], DATA_MODEL_SETTINGS, DATA_MODEL_SEED, folder)
