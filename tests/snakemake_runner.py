@@ -75,7 +75,8 @@ def planned_jobs(output: str) -> Counter:
 
 def dry_run_jobs(workdir: Path, *args: str) -> Counter:
     """Return the jobs a dry run in workdir would execute, by rule."""
-    process = run_snakemake(workdir, "-n", "--quiet", "rules", *args)
+    # --quiet comes last: it ends a --configfile list that args may end with.
+    process = run_snakemake(workdir, "-n", *args, "--quiet", "rules")
     return planned_jobs(process.stdout + process.stderr)
 
 

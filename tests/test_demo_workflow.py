@@ -10,6 +10,12 @@ from snakemake_runner import copy_workflow, dry_run_jobs, load_config, run_snake
 
 pytestmark = pytest.mark.workflow
 DEMO = ("--configfile", "config/demo.yaml")
+
+
+def demo_with(overlay):
+    """Return the command-line arguments for the demo config overlaid by one more config file."""
+    # --configfile takes all its files at once: a second --configfile would replace the first.
+    return (*DEMO, str(overlay))
 # Downstream of every experiment's metrics: the tables, the hypothesis summary, the plots, and `all`.
 AGGREGATES = {"aggregate": 1, "hypotheses": 1, "plot": 1, "all": 1}
 
@@ -73,7 +79,7 @@ def test_changing_one_experiments_training_setting_reruns_only_that_experiment(d
         tmp_path / "override.yaml",
         {"train": {"overrides": {"accept_gamma4.0_prop1_3": {"learning_rate": 1.0e-3}}}},
     )
-    jobs = dry_run_jobs(demo, *DEMO, "--configfile", str(overlay))
+    jobs = dry_run_jobs(demo, *demo_with(overlay))
     assert dict(jobs) == {"train": 1, "infer": 1, "evaluate": 1, **AGGREGATES}
 
 
@@ -82,7 +88,7 @@ def test_changing_one_experiments_gamma_plans_only_that_experiment(demo, tmp_pat
     changed = next(entry for entry in experiments if entry["name"] == "accept_gamma4.0_prop1_3")
     changed.update(name="accept_gamma3.0_prop1_3", gamma=3.0)
     overlay = write_config_overlay(tmp_path / "gamma.yaml", {"experiments": experiments})
-    jobs = dry_run_jobs(demo, *DEMO, "--configfile", str(overlay))
+    jobs = dry_run_jobs(demo, *demo_with(overlay))
     per_experiment = (
         "train",
         "infer",

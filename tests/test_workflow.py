@@ -41,7 +41,7 @@ def test_dry_run_of_demo_config_also_builds_the_embedded_model_and_corpus(workdi
 
 def test_single_target_plans_only_its_own_chain(workdir):
     jobs = dry_run_jobs(
-        workdir, "--configfile", "config/demo.yaml", "results/metrics/accept_gamma2.0_prop1_3.json"
+        workdir, "results/metrics/accept_gamma2.0_prop1_3.json", "--configfile", "config/demo.yaml"
     )
     assert dict(jobs) == {
         "make_corpus": 1,
@@ -125,7 +125,7 @@ def test_override_for_an_unknown_experiment_is_rejected(workdir, tmp_path):
     process = run_snakemake(workdir, "-n", "--configfile", str(overlay), check=False)
     assert process.returncode != 0
     assert (
-        "train.overrides names experiments that are not configured: accept_gamma9.0_prop1_2" in process.stderr
+        "train.overrides names experiments that are not configured: accept_gamma9.0_prop1_2" in process.stdout + process.stderr
     )
 
 
@@ -135,13 +135,13 @@ def test_missing_data_source_fails_before_any_job_and_writes_nothing(workdir, tm
     )
     process = run_snakemake(workdir, "--cores", "1", "--configfile", str(overlay), check=False)
     assert process.returncode != 0
-    assert "data.train_source = 'no/such/train.json' does not exist" in process.stderr
+    assert "data.train_source = 'no/such/train.json' does not exist" in process.stdout + process.stderr
     assert not (workdir / "results").exists()
 
 
 def test_dry_run_of_production_config_without_its_data_warns_and_still_plans(workdir):
     process = run_snakemake(workdir, "-n", "--quiet", "rules")
-    assert "data.train_source = 'data/iclr/train.json' does not exist (a dry run shows the DAG without it" in process.stderr
+    assert "data.train_source = 'data/iclr/train.json' does not exist (a dry run shows the DAG without it" in process.stdout + process.stderr
 
 
 def test_lint_is_clean(workdir):

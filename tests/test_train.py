@@ -1,0 +1,620 @@
+"""Training stage: the weighted trainer on the real tiny model, the train.py CLI, and resuming after a kill."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+import train
+import train_checkpoints
+import train_settings
+
+ROOT = Path(__file__).resolve().parents[1]
+TRAIN_SCRIPT = ROOT / "workflow" / "scripts" / "train.py"
+# One torch thread per training process, as the rule gives it: on a busy 2-core machine two threads spin
+# against each other and a run takes 20x longer.
+SUBPROCESS_ENV = {**os.environ, "OMP_NUM_THREADS": "1"}
+# One plain SGD step without clipping: the update is -lr * gradient, so equal updates mean equal gradients.
+ONE_SGD_STEP = {
+    "optim": "sgd",
+    "learning_rate": 0.5,
+    "lr_scheduler_type": "constant",
+    "warmup_ratio": 0.0,
+    "max_grad_norm": 0.0,
+    "num_train_epochs": 1,
+    "save_steps": 1000,
+    "logging_steps": 1,
+}
+
+
+@pytest.fixture(scope="module", autouse=True)
+def one_torch_thread():
+    """Train in this process on one thread (as the rule does), restoring the setting afterwards."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+@pytest.fixture(scope="module")
+def chat_rows(data_corpus, data_tiny_model):
+    """Return chat training rows (prop 1_2) built by the data stage from the shared synthetic corpus."""
+    import make_dataset
+
+    settings = make_dataset.merge_settings({"max_paper_tokens": 48})
+    rows, _ = make_dataset.make_dataset(
+        "train",
+        str(data_corpus[0]),
+        str(data_tiny_model),
+        settings,
+        prop="1_2",
+        test_source=str(data_corpus[1]),
+    )
+    return rows
+
+
+def mixed_rows(rows, n_accept, n_reject):
+    """Return the first n_accept Accept rows followed by the first n_reject Reject rows."""
+    accepts = [row for row in rows if row["label"] == "Accept"][:n_accept]
+    rejects = [row for row in rows if row["label"] == "Reject"][:n_reject]
+    assert len(accepts) == n_accept and len(rejects) == n_reject
+    return accepts + rejects
+
+
+def write_rows(path, rows):
+    path.write_text("".join(json.dumps(row) + "\n" for row in rows))
+    return path
+
+
+def build_trainer(model_dir, rows, variant, gamma, checkpoint_dir, trainer_class=None, **overrides):
+    """Return a trainer over a fresh copy of the tiny model, batches in file order."""
+    import datasets
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+    from trl import SFTConfig
+
+    import weighted_trainer
+
+    settings = train_settings.resolve_settings({**ONE_SGD_STEP, **overrides})
+    kwargs = train_settings.sft_config_kwargs(settings, str(checkpoint_dir), bf16=False, cuda=False)
+    kwargs["train_sampling_strategy"] = "sequential"
+    tokenizer = AutoTokenizer.from_pretrained(model_dir)
+    model = AutoModelForCausalLM.from_pretrained(model_dir, dtype=torch.float32)
+    dataset = datasets.Dataset.from_list(train.prompt_completion_records(rows, variant, gamma))
+    if trainer_class is not None:
+        return trainer_class(
+            model=model, args=SFTConfig(**kwargs), train_dataset=dataset, processing_class=tokenizer
+        )
+    return weighted_trainer.WeightedSFTTrainer(
+        model=model,
+        args=SFTConfig(**kwargs),
+        train_dataset=dataset,
+        processing_class=tokenizer,
+        loss_reduction=settings["loss_reduction"],
+        end_of_turn_id=train.end_of_turn_id(tokenizer),
+        max_tokens=settings["max_length"],
+    )
+
+
+def first_batch(trainer):
+    return next(iter(trainer.get_train_dataloader()))
+
+
+def one_step(model_dir, rows, variant, gamma, checkpoint_dir, **overrides):
+    """Return (logged loss, gradients, updated weights) of one optimizer step over rows."""
+    from transformers import TrainerCallback
+
+    class CaptureGradients(TrainerCallback):
+        grads = None
+
+        def on_pre_optimizer_step(self, args, state, control, model=None, **kwargs):
+            CaptureGradients.grads = {n: p.grad.detach().clone() for n, p in model.named_parameters()}
+
+    trainer = build_trainer(model_dir, rows, variant, gamma, checkpoint_dir, **overrides)
+    trainer.add_callback(CaptureGradients)
+    trainer.train()
+    assert trainer.state.global_step == 1
+    weights = {n: p.detach().clone() for n, p in trainer.model.named_parameters()}
+    return trainer.state.log_history[0]["loss"], CaptureGradients.grads, weights
+
+
+def assert_same_tensors(first, second, atol):
+    import torch
+
+    assert first.keys() == second.keys()
+    for name in first:
+        torch.testing.assert_close(first[name], second[name], atol=atol, rtol=1e-4, msg=name)
+
+
+def hand_loss(model, batch, reduction):
+    """Return the loss computed from the model's full logits: sum_i w_i sum_t l_it / (sum_i w_i n_i or sum_i n_i)."""
+    import torch
+
+    with torch.no_grad():
+        logits = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).logits
+    log_probs = torch.log_softmax(logits[:, :-1].double(), dim=-1)
+    numerator, weighted_tokens, tokens = 0.0, 0.0, 0
+    for row in range(batch["input_ids"].shape[0]):
+        labels = batch["labels"][row, 1:]
+        positions = (labels != -100).nonzero().flatten().tolist()
+        weight = batch["token_weights"][row, 0].item()
+        example_loss = -sum(log_probs[row, j, labels[j]].item() for j in positions)
+        numerator += weight * example_loss
+        weighted_tokens += weight * len(positions)
+        tokens += len(positions)
+    return numerator / (weighted_tokens if reduction == "step_token_weighted" else tokens)
+
+
+# ---- the dataset the trainer builds ----
+def test_loss_tokens_are_exactly_the_answer_and_its_end_of_turn_token(data_tiny_model, chat_rows, tmp_path):
+    trainer = build_trainer(data_tiny_model, mixed_rows(chat_rows, 2, 2), "accept", 4.0, tmp_path)
+    tokenizer = trainer.processing_class
+    for example in trainer.train_dataset:
+        pairs = zip(example["input_ids"], example["labels"], strict=True)
+        answer = [tokenizer.decode([token]) for token, label in pairs if label != -100]
+        assert answer in (["Accept", "<|im_end|>"], ["Reject", "<|im_end|>"])
+        assert example["input_ids"][-1] == tokenizer.convert_tokens_to_ids("<|im_end|>")
+
+
+def test_collated_token_weights_follow_each_examples_label(data_tiny_model, chat_rows, tmp_path):
+    trainer = build_trainer(
+        data_tiny_model, mixed_rows(chat_rows, 1, 3), "accept", 4.0, tmp_path, per_device_train_batch_size=4
+    )
+    batch = first_batch(trainer)
+    assert batch["token_weights"].shape == batch["labels"].shape
+    lengths = batch["attention_mask"].sum(dim=1).tolist()
+    for row, length in enumerate(lengths):
+        expected = 4.0 if row == 0 else 1.0  # row 0 is the Accept example (sequential sampler)
+        assert batch["token_weights"][row, :length].unique().tolist() == [expected]
+        assert batch["token_weights"][row, length:].sum().item() == 0.0
+
+
+def test_extra_weight_column_survives_column_removal_and_never_reaches_the_model(
+    data_tiny_model, chat_rows, tmp_path
+):
+    trainer = build_trainer(data_tiny_model, mixed_rows(chat_rows, 1, 1), "accept", 4.0, tmp_path)
+    assert trainer.args.remove_unused_columns
+    batch = first_batch(trainer)
+    assert "example_weight" not in batch and "token_weights" in batch
+    seen = {}
+    original_forward = trainer.model.forward
+
+    def spy(*args, **kwargs):
+        seen.update(kwargs)
+        return original_forward(*args, **kwargs)
+
+    trainer.model.forward = spy
+    trainer.compute_loss(trainer.model, dict(batch))
+    assert "token_weights" not in seen and "example_weight" not in seen and seen["fused_lm_head"] is True
+
+
+def test_an_example_longer_than_max_length_is_an_error_naming_it(data_tiny_model, chat_rows, tmp_path):
+    rows = mixed_rows(chat_rows, 1, 1)
+    with pytest.raises(
+        ValueError, match=rf"2 train examples are longer than max_length = 16 tokens, e.g. '{rows[0]['id']}'"
+    ):
+        build_trainer(data_tiny_model, rows, "accept", 4.0, tmp_path, max_length=16)
+
+
+# ---- the loss ----
+def test_gamma_one_loss_equals_trls_own_sft_loss_on_the_same_batch(data_tiny_model, chat_rows, tmp_path):
+    from trl import SFTTrainer
+
+    rows = mixed_rows(chat_rows, 2, 2)
+    weighted = build_trainer(
+        data_tiny_model, rows, "baseline", 1.0, tmp_path / "w", per_device_train_batch_size=4
+    )
+    plain = build_trainer(
+        data_tiny_model,
+        rows,
+        "baseline",
+        1.0,
+        tmp_path / "p",
+        trainer_class=SFTTrainer,
+        per_device_train_batch_size=4,
+    )
+    batch = first_batch(weighted)
+    plain_batch = {k: v for k, v in batch.items() if k != "token_weights"}
+    weighted_loss = weighted.compute_loss(
+        weighted.model, dict(batch), num_items_in_batch=weighted._get_num_items_in_batch([batch], "cpu")
+    )
+    plain_loss = plain.compute_loss(
+        plain.model, dict(plain_batch), num_items_in_batch=plain._get_num_items_in_batch([plain_batch], "cpu")
+    )
+    assert weighted_loss.item() > 1.0  # an untrained model: far from a trivially small loss
+    assert weighted_loss.item() == pytest.approx(plain_loss.item(), rel=1e-6)
+
+
+@pytest.mark.parametrize("reduction", ["step_token_weighted", "mean"])
+def test_loss_matches_the_formula_on_full_logits(data_tiny_model, chat_rows, tmp_path, reduction):
+    trainer = build_trainer(
+        data_tiny_model,
+        mixed_rows(chat_rows, 1, 3),
+        "accept",
+        4.0,
+        tmp_path,
+        per_device_train_batch_size=4,
+        loss_reduction=reduction,
+    )
+    batch = first_batch(trainer)
+    expected = hand_loss(trainer.model, batch, reduction)
+    loss = trainer.compute_loss(
+        trainer.model, dict(batch), num_items_in_batch=trainer._get_num_items_in_batch([batch], "cpu")
+    )
+    assert loss.item() == pytest.approx(expected, rel=1e-5)
+    # gamma 4 on one Accept of four: the two reductions must differ, so the test can tell them apart
+    other = "mean" if reduction == "step_token_weighted" else "step_token_weighted"
+    assert hand_loss(trainer.model, batch, other) != pytest.approx(expected, rel=1e-3)
+
+
+@pytest.mark.parametrize("padding_free", [False, True])
+def test_batch_of_four_equals_four_accumulated_batches_of_one(
+    data_tiny_model, chat_rows, tmp_path, padding_free
+):
+    rows = mixed_rows(chat_rows, 1, 3)
+    loss_4x1, grads_4x1, weights_4x1 = one_step(
+        data_tiny_model,
+        rows,
+        "accept",
+        4.0,
+        tmp_path / "a",
+        per_device_train_batch_size=4,
+        gradient_accumulation_steps=1,
+        padding_free=padding_free,
+    )
+    loss_1x4, grads_1x4, weights_1x4 = one_step(
+        data_tiny_model,
+        rows,
+        "accept",
+        4.0,
+        tmp_path / "b",
+        per_device_train_batch_size=1,
+        gradient_accumulation_steps=4,
+        padding_free=padding_free,
+    )
+    assert loss_4x1 == pytest.approx(loss_1x4, rel=1e-5)
+    assert_same_tensors(grads_4x1, grads_1x4, atol=1e-6)
+    assert_same_tensors(weights_4x1, weights_1x4, atol=1e-6)
+    assert (
+        max(g.abs().max().item() for g in grads_4x1.values()) > 1e-3
+    )  # the gradients are not trivially zero
+
+
+def test_padding_free_batch_gives_the_padded_batchs_loss_and_gradients(data_tiny_model, chat_rows, tmp_path):
+    rows = mixed_rows(chat_rows, 2, 2)
+    padded = one_step(data_tiny_model, rows, "reject", 2.0, tmp_path / "a", per_device_train_batch_size=4)
+    flat = one_step(
+        data_tiny_model, rows, "reject", 2.0, tmp_path / "b", per_device_train_batch_size=4, padding_free=True
+    )
+    assert padded[0] == pytest.approx(flat[0], rel=1e-5)
+    assert_same_tensors(padded[1], flat[1], atol=1e-6)
+
+
+def test_weighting_moves_the_gradient(data_tiny_model, chat_rows, tmp_path):
+    rows = mixed_rows(chat_rows, 1, 3)
+    _, baseline, _ = one_step(
+        data_tiny_model, rows, "baseline", 1.0, tmp_path / "a", per_device_train_batch_size=4
+    )
+    _, weighted, _ = one_step(
+        data_tiny_model, rows, "accept", 4.0, tmp_path / "b", per_device_train_batch_size=4
+    )
+    name = "model.embed_tokens.weight"
+    assert (baseline[name] - weighted[name]).abs().max().item() > 1e-4
+
+
+# ---- the CLI ----
+def run_train(tmp_path, train_file, model, settings, variant="accept", gamma=2.0, name="run"):
+    argv = [
+        sys.executable,
+        str(TRAIN_SCRIPT),
+        "--train-file",
+        str(train_file),
+        "--model",
+        str(model),
+        "--variant",
+        variant,
+        "--gamma",
+        str(gamma),
+        "--settings",
+        json.dumps(settings),
+        "--output-dir",
+        str(tmp_path / "models" / name),
+        "--checkpoint-dir",
+        str(tmp_path / "ckpt" / name),
+    ]
+    return subprocess.run(argv, capture_output=True, text=True, timeout=300, cwd=ROOT, env=SUBPROCESS_ENV)
+
+
+def test_cli_writes_weights_tokenizer_and_summary(data_tiny_model, chat_rows, tmp_path):
+    rows = mixed_rows(chat_rows, 4, 12)
+    train_file = write_rows(tmp_path / "train.jsonl", rows)
+    settings = {"num_train_epochs": 2, "per_device_train_batch_size": 4, "save_steps": 3, "logging_steps": 2}
+    result = run_train(tmp_path, train_file, data_tiny_model, settings, variant="accept", gamma=2.0)
+    assert result.returncode == 0, result.stderr[-3000:]
+    out = tmp_path / "models" / "run"
+    assert {"model.safetensors", "tokenizer.json", "config.json", "train_summary.json"} <= {
+        p.name for p in out.iterdir()
+    }
+    assert not list((tmp_path / "models").glob(".*"))  # no partial or old folder left beside it
+    summary = json.loads((out / "train_summary.json").read_text())
+    assert summary["steps"] == summary["max_steps"] == 8  # 16 examples / 4 per step, 2 epochs
+    assert summary["examples"] == 16 and summary["examples_by_label"] == {"Accept": 4, "Reject": 12}
+    assert summary["class_weights"] == {"Accept": 2.0, "Reject": 1.0}
+    assert summary["epochs"] == 2.0 and summary["resumed_from_step"] == 0
+    assert 0 < summary["tokens_seen"]["real"] <= summary["tokens_seen"]["padded"]
+    assert 0 <= summary["padding_waste"] < 0.5
+    assert summary["tokens_per_second"] > 0 and summary["peak_memory"]["kind"] == "max_rss"
+    assert [point["step"] for point in summary["loss_curve"]] == [1, 2, 4, 6, 8]
+    assert summary["final_loss"] == summary["loss_curve"][-1]["loss"]
+    assert summary["settings"]["learning_rate"] == train_settings.DEFAULT_SETTINGS["learning_rate"]
+    assert set(summary["packages"]) >= {"torch", "transformers", "trl", "peft", "accelerate"}
+    assert "git_commit" in summary and summary["bf16"] is False
+    assert (
+        "no complete checkpoint" in result.stdout
+        and "weights={'Accept': 2.0, 'Reject': 1.0}" in result.stdout
+    )
+
+
+def test_cli_lora_writes_an_adapter(data_tiny_model, chat_rows, tmp_path):
+    train_file = write_rows(tmp_path / "train.jsonl", mixed_rows(chat_rows, 2, 2))
+    settings = {
+        "method": "lora",
+        "num_train_epochs": 1,
+        "per_device_train_batch_size": 4,
+        "lora": {"r": 4, "target_modules": "all-linear"},
+    }
+    result = run_train(tmp_path, train_file, data_tiny_model, settings, variant="reject", gamma=4.0)
+    assert result.returncode == 0, result.stderr[-3000:]
+    out = tmp_path / "models" / "run"
+    config = json.loads((out / "adapter_config.json").read_text())
+    assert config["r"] == 4 and config["lora_alpha"] == 32
+    assert (out / "adapter_model.safetensors").exists() and not (out / "model.safetensors").exists()
+
+
+@pytest.mark.parametrize(
+    ("row_change", "message"),
+    [
+        ({"label": "Maybe"}, "train.jsonl:2: label = 'Maybe' is not one of ['Accept', 'Reject']"),
+        (
+            {"messages": [{"role": "user", "content": "x"}, {"role": "assistant", "content": "Reject"}]},
+            "train.jsonl:2: the assistant answer 'Reject' differs from label 'Accept'",
+        ),
+        ({"messages": "hello"}, "train.jsonl:2: messages must be a list"),
+    ],
+)
+def test_cli_names_the_bad_row_before_loading_anything(tmp_path, capsys, row_change, message):
+    good = {
+        "id": "a",
+        "label": "Accept",
+        "messages": [{"role": "user", "content": "x"}, {"role": "assistant", "content": "Accept"}],
+    }
+    train_file = write_rows(tmp_path / "train.jsonl", [good, {**good, "id": "b", **row_change}])
+    code = train.main(
+        [
+            "--train-file",
+            str(train_file),
+            "--model",
+            "unused",
+            "--variant",
+            "accept",
+            "--gamma",
+            "2",
+            "--output-dir",
+            str(tmp_path / "m"),
+            "--checkpoint-dir",
+            str(tmp_path / "c"),
+        ]
+    )
+    assert code == 2
+    assert message in capsys.readouterr().err
+    assert not (tmp_path / "m").exists() and not (tmp_path / "c").exists()
+
+
+@pytest.mark.parametrize(
+    ("settings", "message"),
+    [
+        ('{"learning_rat": 1}', "unknown train settings ['learning_rat']"),
+        ('{"loss_reduction": "sum"}', "train.loss_reduction = 'sum' is not one of"),
+        (
+            '{"per_device_train_batch_size": 0}',
+            "train.per_device_train_batch_size = 0 must be an integer >= 1",
+        ),
+        ("[1]", "--settings must be a JSON object"),
+    ],
+)
+def test_cli_names_the_bad_setting(tmp_path, capsys, settings, message):
+    train_file = write_rows(
+        tmp_path / "train.jsonl",
+        [
+            {
+                "id": "a",
+                "label": "Accept",
+                "messages": [{"role": "user", "content": "x"}, {"role": "assistant", "content": "Accept"}],
+            }
+        ],
+    )
+    code = train.main(
+        [
+            "--train-file",
+            str(train_file),
+            "--model",
+            "unused",
+            "--variant",
+            "accept",
+            "--gamma",
+            "2",
+            "--settings",
+            settings,
+            "--output-dir",
+            str(tmp_path / "m"),
+            "--checkpoint-dir",
+            str(tmp_path / "c"),
+        ]
+    )
+    assert code == 2
+    assert message in capsys.readouterr().err
+
+
+def test_launcher_keys_of_the_config_are_not_training_settings():
+    resolved = train_settings.resolve_settings(
+        {
+            "gpus": 4,
+            "accelerate_config": "x.yaml",
+            "num_processes": None,
+            "overrides": {},
+            "threads": 1,
+            "learning_rate": 1e-5,
+        }
+    )
+    assert "gpus" not in resolved and resolved["learning_rate"] == 1e-5
+
+
+def test_padding_free_auto_needs_a_flash_attention_kernel():
+    base = train_settings.resolve_settings({})
+    assert train_settings.use_padding_free(base) is False
+    assert train_settings.use_padding_free({**base, "attn_implementation": "flash_attention_2"}) is True
+    assert train_settings.use_padding_free({**base, "padding_free": True}) is True
+
+
+def test_bf16_auto_means_fp32_without_cuda():
+    assert train_settings.use_bf16("auto", cuda_available=False, cuda_bf16_supported=False) is False
+    assert train_settings.use_bf16("auto", cuda_available=True, cuda_bf16_supported=True) is True
+    with pytest.raises(train_settings.SettingsError, match="train.bf16 = true but this machine has no CUDA"):
+        train_settings.use_bf16(True, cuda_available=False, cuda_bf16_supported=False)
+
+
+# ---- the rule ----
+def test_rule_applies_the_experiments_override_and_launches_several_processes(tmp_path):
+    import snakemake_runner
+
+    workdir = snakemake_runner.copy_workflow(tmp_path / "wf")
+    extra = workdir / "extra.yaml"
+    extra.write_text(
+        "train:\n  num_processes: 2\n  overrides:\n    accept_gamma4.0_prop1_2: {learning_rate: 5.0e-4}\n"
+    )
+    targets = ["results/models/accept_gamma4.0_prop1_2", "results/models/accept_gamma2.0_prop1_2"]
+    process = snakemake_runner.run_snakemake(
+        workdir, "-n", "-p", "-c2", "--configfile", "config/demo.yaml", str(extra), "--", *targets
+    )
+    commands = [line for line in process.stdout.splitlines() if "train.py" in line]
+    names = ("accept_gamma4.0_prop1_2", "accept_gamma2.0_prop1_2")
+    by_name = {
+        name: next(c for c in commands if f"--output-dir results/models/{name} " in c) for name in names
+    }
+    assert '"learning_rate":0.0005' in by_name["accept_gamma4.0_prop1_2"]  # the override
+    assert '"learning_rate":0.002' in by_name["accept_gamma2.0_prop1_2"]  # the demo's global value
+    launcher = (
+        "accelerate launch --num_processes 2 --main_process_port 0 --config_file config/accelerate/ddp.yaml"
+    )
+    for name, command in by_name.items():
+        assert launcher in command and '"gpus"' not in command
+        assert f"--checkpoint-dir results/checkpoints/{name} " in command
+        assert command.endswith(f"> logs/train/{name}.log 2>&1")
+
+
+# ---- resuming ----
+def fake_checkpoint(folder, step, complete=True):
+    path = folder / f"checkpoint-{step}"
+    path.mkdir(parents=True)
+    if complete:
+        (path / "trainer_state.json").write_text(json.dumps({"global_step": step}))
+    return path
+
+
+def test_resume_picks_the_newest_complete_checkpoint_of_the_same_run(tmp_path):
+    fingerprint = train_checkpoints.run_fingerprint({"learning_rate": 1.0}, "accept", 2.0, "m", "abc", 1)
+    train_checkpoints.reset_checkpoint_dir(tmp_path / "ck", fingerprint)
+    fake_checkpoint(tmp_path / "ck", 5)
+    newest_complete = fake_checkpoint(tmp_path / "ck", 10)
+    fake_checkpoint(tmp_path / "ck", 15, complete=False)  # killed while saving
+    path, reason = train_checkpoints.resume_decision(tmp_path / "ck", fingerprint)
+    assert path == newest_complete and reason == f"resuming from {newest_complete}"
+    assert train_checkpoints.remove_incomplete_checkpoints(tmp_path / "ck") == [
+        tmp_path / "ck" / "checkpoint-15"
+    ]
+
+
+def test_resume_starts_fresh_and_says_why_when_settings_or_data_differ(tmp_path):
+    fingerprint = train_checkpoints.run_fingerprint({"learning_rate": 1.0}, "accept", 2.0, "m", "abc", 1)
+    train_checkpoints.reset_checkpoint_dir(tmp_path / "ck", fingerprint)
+    fake_checkpoint(tmp_path / "ck", 10)
+    changed = train_checkpoints.run_fingerprint({"learning_rate": 2.0}, "accept", 2.0, "m", "xyz", 1)
+    path, reason = train_checkpoints.resume_decision(tmp_path / "ck", changed)
+    assert path is None
+    assert reason == "checkpoint-10 was trained with different settings, train_sha256: starting fresh"
+
+
+def test_resume_without_a_fingerprint_starts_fresh(tmp_path):
+    fake_checkpoint(tmp_path / "ck", 10)
+    fingerprint = train_checkpoints.run_fingerprint({}, "accept", 2.0, "m", "abc", 1)
+    path, reason = train_checkpoints.resume_decision(tmp_path / "ck", fingerprint)
+    assert path is None and "run_fingerprint.json is missing" in reason
+
+
+def test_sigkilled_run_resumes_from_its_checkpoint_and_finishes_all_steps(
+    data_tiny_model, chat_rows, tmp_path
+):
+    rows = chat_rows[:16]
+    train_file = write_rows(tmp_path / "train.jsonl", rows)
+    settings = {
+        "num_train_epochs": 3,
+        "per_device_train_batch_size": 1,
+        "save_steps": 4,
+        "logging_steps": 4,
+        "save_total_limit": 2,
+    }
+    argv = [
+        sys.executable,
+        str(TRAIN_SCRIPT),
+        "--train-file",
+        str(train_file),
+        "--model",
+        str(data_tiny_model),
+        "--variant",
+        "reject",
+        "--gamma",
+        "4.0",
+        "--settings",
+        json.dumps(settings),
+        "--output-dir",
+        str(tmp_path / "model"),
+        "--checkpoint-dir",
+        str(tmp_path / "ckpt"),
+    ]
+    with open(tmp_path / "first.log", "w") as log:
+        first = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, cwd=ROOT, env=SUBPROCESS_ENV)
+        deadline = time.time() + 240
+        while train_checkpoints.latest_complete_checkpoint(tmp_path / "ckpt") is None:
+            assert first.poll() is None, "the run ended before its first checkpoint"
+            assert time.time() < deadline, "no checkpoint within 240 s"
+            time.sleep(0.01)
+        os.kill(first.pid, signal.SIGKILL)
+        first.wait()
+    assert first.returncode == -signal.SIGKILL
+    killed_at = train_checkpoints.latest_complete_checkpoint(tmp_path / "ckpt")
+    killed_step = json.loads((killed_at / "trainer_state.json").read_text())["global_step"]
+    assert 0 < killed_step < 48 and not (tmp_path / "model").exists()
+
+    second = subprocess.run(argv, capture_output=True, text=True, timeout=300, cwd=ROOT, env=SUBPROCESS_ENV)
+    assert second.returncode == 0, second.stderr[-3000:]
+    summary = json.loads((tmp_path / "model" / "train_summary.json").read_text())
+    assert "resuming from" in second.stdout and "resumed at global step" in second.stdout
+    assert summary["resumed_from_step"] == killed_step
+    assert summary["steps"] == summary["max_steps"] == 48  # 16 examples x 3 epochs, batch 1
+    # the loss curve restored from the checkpoint covers the steps before the kill too
+    assert summary["loss_curve"][0]["step"] == 1 and summary["loss_curve"][-1]["step"] == 48
+    # token counts saved with the checkpoint + counted after it = every example's tokens, 3 times, none padded
+    lengths = build_trainer(data_tiny_model, rows, "reject", 4.0, tmp_path / "count").train_dataset[
+        "input_ids"
+    ]
+    assert summary["tokens_seen"] == {
+        "real": 3 * sum(map(len, lengths)),
+        "padded": 3 * sum(map(len, lengths)),
+    }

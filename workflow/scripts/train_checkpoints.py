@@ -1,0 +1,98 @@
+"""Resuming: find the latest complete checkpoint of a run and check it belongs to the same run settings."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import shutil
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+FINGERPRINT_FILE = "run_fingerprint.json"
+# The Trainer writes trainer_state.json last, so a checkpoint without it was cut short by a kill.
+COMPLETE_MARKER = "trainer_state.json"
+CHECKPOINT_PATTERN = re.compile(r"^checkpoint-(\d+)$")
+
+
+def file_sha256(path: str | Path) -> str:
+    """Return the hex SHA-256 of a file's bytes."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def run_fingerprint(
+    settings: Mapping[str, Any], variant: str, gamma: float, model: str, train_sha256: str, world_size: int
+) -> dict[str, Any]:
+    """Return what must match for a checkpoint to be resumed: everything that changes the optimisation."""
+    return {
+        "settings": dict(settings),
+        "variant": variant,
+        "gamma": float(gamma),
+        "model": model,
+        "train_sha256": train_sha256,
+        "world_size": world_size,  # the global batch is per-device batch x accumulation x processes
+    }
+
+
+def checkpoints_by_step(checkpoint_dir: str | Path) -> list[tuple[int, Path]]:
+    """Return the (step, path) of every checkpoint-N folder, oldest first."""
+    folder = Path(checkpoint_dir)
+    if not folder.is_dir():
+        return []
+    found = [
+        (int(m.group(1)), path)
+        for path in folder.iterdir()
+        if path.is_dir() and (m := CHECKPOINT_PATTERN.match(path.name))
+    ]
+    return sorted(found)
+
+
+def latest_complete_checkpoint(checkpoint_dir: str | Path) -> Path | None:
+    """Return the newest checkpoint folder holding the Trainer's final file, or None."""
+    complete = [path for _, path in checkpoints_by_step(checkpoint_dir) if (path / COMPLETE_MARKER).exists()]
+    return complete[-1] if complete else None
+
+
+def incomplete_checkpoints(checkpoint_dir: str | Path) -> list[Path]:
+    """Return the checkpoint folders a kill left without the Trainer's final file."""
+    return [path for _, path in checkpoints_by_step(checkpoint_dir) if not (path / COMPLETE_MARKER).exists()]
+
+
+def resume_decision(checkpoint_dir: str | Path, fingerprint: Mapping[str, Any]) -> tuple[Path | None, str]:
+    """Return (checkpoint to resume or None, the reason in words)."""
+    latest = latest_complete_checkpoint(checkpoint_dir)
+    if latest is None:
+        return None, f"no complete checkpoint in {checkpoint_dir}: starting fresh"
+    saved_path = Path(checkpoint_dir) / FINGERPRINT_FILE
+    if not saved_path.exists():
+        return (
+            None,
+            f"{saved_path} is missing, so {latest.name} cannot be matched to these settings: starting fresh",
+        )
+    saved = json.loads(saved_path.read_text())
+    differing = sorted(key for key in set(saved) | set(fingerprint) if saved.get(key) != fingerprint.get(key))
+    if differing:
+        return None, f"{latest.name} was trained with different {', '.join(differing)}: starting fresh"
+    return latest, f"resuming from {latest}"
+
+
+def reset_checkpoint_dir(checkpoint_dir: str | Path, fingerprint: Mapping[str, Any]) -> None:
+    """Remove every checkpoint of an earlier run and record the fingerprint of this one."""
+    folder = Path(checkpoint_dir)
+    if folder.exists():
+        shutil.rmtree(folder)
+    folder.mkdir(parents=True)
+    (folder / FINGERPRINT_FILE).write_text(json.dumps(fingerprint, indent=1, sort_keys=True))
+
+
+def remove_incomplete_checkpoints(checkpoint_dir: str | Path) -> list[Path]:
+    """Delete half-written checkpoints (they would confuse the Trainer's rotation) and return them."""
+    removed = incomplete_checkpoints(checkpoint_dir)
+    for path in removed:
+        shutil.rmtree(path)
+    return removed
