@@ -1,0 +1,171 @@
+"""Plots: the series each figure draws, the lines in the matplotlib figures, and valid PNGs of the expected size."""
+
+import json
+import re
+import struct
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import plots
+
+REPO = Path(__file__).resolve().parents[1]
+TRUE_RATE = 0.3
+
+
+def row(name, method="finetuned", rate=0.3, accuracy=0.7, skipped=None, **extra):
+    variant, rest = name.split("_gamma")
+    gamma, prop = rest.split("_prop")
+    values = {
+        "predicted_acceptance_rate": rate,
+        "predicted_acceptance_rate_ci_lo": rate - 0.05,
+        "predicted_acceptance_rate_ci_hi": rate + 0.05,
+        "accuracy": accuracy,
+        "accuracy_ci_lo": accuracy - 0.04,
+        "accuracy_ci_hi": accuracy + 0.04,
+        "precision": 0.5,
+        "recall": rate,
+        "f1": 0.4,
+        "true_acceptance_rate": TRUE_RATE,
+    }
+    if skipped:
+        values = dict.fromkeys(values)
+    return {"name": name, "method": method, "prop": prop, "accept_fraction": 1 / int(prop[2:]), "variant": variant,
+            "gamma": float(gamma), "skipped": skipped, **values, **extra}
+
+
+def table(priorshift_skipped=None):
+    finetuned = [
+        row("baseline_gamma1.0_prop1_2", rate=0.30),
+        row("accept_gamma2.0_prop1_2", rate=0.45),
+        row("accept_gamma4.0_prop1_2", rate=0.60),
+        row("reject_gamma2.0_prop1_2", rate=0.20),
+        row("accept_gamma2.0_prop1_4", rate=0.25),
+    ]
+    shifted = [
+        row("accept_gamma2.0_prop1_2", "priorshift", rate=0.44, skipped=priorshift_skipped),
+        row("accept_gamma4.0_prop1_2", "priorshift", rate=0.58, skipped=priorshift_skipped),
+        row("reject_gamma2.0_prop1_2", "priorshift", rate=0.18, skipped=priorshift_skipped),
+        row("accept_gamma2.0_prop1_4", "priorshift", rate=0.10, skipped=priorshift_skipped),
+    ]
+    tfidf = [row("baseline_gamma1.0_prop1_2", "tfidf_logreg", rate=0.35)]
+    return finetuned + shifted + tfidf
+
+
+def test_gamma_curves_start_at_the_baseline_of_their_proportion_and_dash_the_prior_shift():
+    curves = {(c.panel, c.label): c for c in plots.gamma_curves(table(), "predicted_acceptance_rate")}
+    accept_half = curves[("accept", "accept fraction 1/2, fine-tuned")]
+    assert (accept_half.x, accept_half.y) == ([1.0, 2.0, 4.0], [0.30, 0.45, 0.60])
+    assert accept_half.lo == pytest.approx([0.25, 0.40, 0.55]) and accept_half.linestyle == "-"
+    reject_half = curves[("reject", "accept fraction 1/2, fine-tuned")]
+    assert (reject_half.x, reject_half.y) == ([1.0, 2.0], [0.30, 0.20])
+    quarter = curves[("accept", "accept fraction 1/4, fine-tuned")]
+    assert (quarter.x, quarter.y) == ([2.0], [0.25])  # no baseline was trained on this mix
+    shifted = curves[("accept", "accept fraction 1/2, prior shift")]
+    assert (shifted.x, shifted.y, shifted.lo, shifted.linestyle) == ([1.0, 2.0, 4.0], [0.30, 0.44, 0.58], [], "--")
+    assert shifted.color == accept_half.color != quarter.color
+    assert len(curves) == 6
+
+
+def test_gamma_figure_draws_every_curve_and_the_true_rate():
+    figure = plots.draw_gamma_figure(table(), "predicted_acceptance_rate", TRUE_RATE, "true test acceptance rate")
+    accept_axis, reject_axis = figure.axes[:2]
+    labels = [line.get_label() for line in accept_axis.get_lines()]
+    assert labels == [
+        "accept fraction 1/2, fine-tuned",
+        "accept fraction 1/4, fine-tuned",
+        "accept fraction 1/2, prior shift",
+        "accept fraction 1/4, prior shift",
+        "true test acceptance rate",
+    ]
+    reference = accept_axis.get_lines()[-1]
+    assert list(reference.get_ydata()) == [TRUE_RATE, TRUE_RATE]
+    assert list(accept_axis.get_lines()[0].get_ydata()) == [0.30, 0.45, 0.60]
+    assert [line.get_linestyle() for line in accept_axis.get_lines()[:4]] == ["-", "-", "--", "--"]
+    assert len(accept_axis.collections) == 2  # CI bands of the fine-tuned curves only
+    assert accept_axis.get_xlabel().startswith("gamma") and accept_axis.get_ylabel() == "predicted acceptance rate"
+    assert [line.get_label() for line in reject_axis.get_lines()][:2] == [
+        "accept fraction 1/2, fine-tuned", "accept fraction 1/2, prior shift"
+    ]
+
+
+def test_skipped_prior_shift_draws_no_dashed_curve_and_says_why():
+    rows = table(priorshift_skipped="no p_accept (infer.mode = generate)")
+    assert {c.linestyle for c in plots.gamma_curves(rows, "accuracy")} == {"-"}
+    figure = plots.draw_gamma_figure(rows, "accuracy", 0.7, "majority-class accuracy")
+    assert "prior-shift curves absent: no p_accept (infer.mode = generate)" in figure.get_suptitle()
+
+
+def test_heatmap_matrix_has_proportions_as_rows_and_blank_cells_for_runs_not_made():
+    props, columns, values = plots.heatmap_matrix(table(), "predicted_acceptance_rate")
+    assert props == ["1_2", "1_4"]
+    assert columns == [("baseline", 1.0), ("accept", 2.0), ("accept", 4.0), ("reject", 2.0)]
+    np.testing.assert_array_equal(values[0], [0.30, 0.45, 0.60, 0.20])
+    assert values[1, 1] == 0.25 and np.isnan(values[1, [0, 2, 3]]).all()
+
+
+def test_precision_recall_lines_join_gammas_per_variant_and_mix():
+    curves = {c.label: c for c in plots.precision_recall_points(table())}
+    accept = curves["fine-tuned, accept, accept fraction 1/2"]
+    assert accept.x == [0.45, 0.60] and accept.y == [0.5, 0.5] and accept.notes == ["γ2.0", "γ4.0"]
+    assert curves["TF-IDF + LR, baseline, accept fraction 1/2"].color == "#999999"
+
+
+def prediction_rows(p_accept, labels):
+    return [{"id": f"p{i}", "label": label, "pred": "Accept" if p >= 0.5 else "Reject", "p_accept": p,
+             "raw_answer": None} for i, (p, label) in enumerate(zip(p_accept, labels, strict=True))]
+
+
+def test_loss_and_calibration_curves_come_from_their_files():
+    summaries = {"accept_gamma2.0_prop1_2": {"loss_curve": [{"step": 20, "loss": 1.0}, {"step": 10, "loss": 2.0}]}}
+    (loss,) = plots.loss_curves(table(), summaries)
+    assert (loss.panel, loss.label, loss.x, loss.y) == ("1_2", "accept gamma 2.0", [10.0, 20.0], [2.0, 1.0])
+    labels = ["Accept", "Reject", "Accept", "Reject"]
+    predictions = {
+        "baseline_gamma1.0_prop1_2": prediction_rows([0.1, 0.2, 0.8, 0.9], labels),
+        "accept_gamma2.0_prop1_2": [dict(r, p_accept=None, pred="invalid") for r in prediction_rows([0] * 4, labels)],
+    }
+    (calibration,) = plots.calibration_curves(table(), predictions, n_bins=2)
+    # bin [0, 0.5): p 0.1, 0.2 with 1 of 2 accepted; bin [0.5, 1]: p 0.8, 0.9 with 1 of 2
+    assert calibration.x == pytest.approx([0.15, 0.85]) and calibration.y == [0.5, 0.5]
+    assert calibration.label == "baseline gamma 1.0"
+
+
+def png_size(path):
+    data = Path(path).read_bytes()
+    assert data[:8] == b"\x89PNG\r\n\x1a\n" and data[12:16] == b"IHDR"
+    return struct.unpack(">II", data[16:24])
+
+
+def test_main_writes_every_plot_as_a_png_of_the_expected_size(tmp_path):
+    rows = table()
+    (tmp_path / "all_metrics.json").write_text(json.dumps(rows))
+    rng = np.random.default_rng(0)
+    labels = list(np.where(rng.random(40) < 0.3, "Accept", "Reject"))
+    for name in {r["name"] for r in rows if r["method"] == "finetuned"}:
+        (tmp_path / "predictions").mkdir(exist_ok=True)
+        text = "".join(json.dumps(r) + "\n" for r in prediction_rows(list(rng.random(40)), labels))
+        (tmp_path / "predictions" / f"{name}.jsonl").write_text(text)
+        model_dir = tmp_path / "models" / name
+        model_dir.mkdir(parents=True)
+        curve = [{"step": step, "loss": 2.0 / step} for step in (1, 2, 3)]
+        (model_dir / "train_summary.json").write_text(json.dumps({"loss_curve": curve}))
+    outdir = tmp_path / "plots"
+    plots.main(["--all-metrics", str(tmp_path / "all_metrics.json"), "--predictions-dir", str(tmp_path / "predictions"),
+                "--model-dirs", *map(str, sorted((tmp_path / "models").iterdir())), "--outdir", str(outdir)])
+    assert sorted(p.name for p in outdir.iterdir()) == sorted(plots.PLOT_FILES)
+    sizes = {name: png_size(outdir / name) for name in plots.PLOT_FILES}
+    assert sizes["acceptance_rate_vs_gamma.png"] == (1200, 500)
+    assert sizes["heatmap_f1.png"] == (1200, 500)
+    assert sizes["precision_recall.png"] == (800, 700)
+    assert sizes["training_loss.png"] == sizes["calibration.png"] == (1200, 900)
+
+
+def test_the_plot_rule_declares_exactly_the_files_plots_writes():
+    rule_text = (REPO / "rules" / "plot.smk").read_text()
+    declared = re.findall(r'^\s+"([a-z0-9_]+\.png)": \(', rule_text, flags=re.MULTILINE)
+    assert sorted(declared) == sorted(plots.PLOT_FILES)
+    for name in declared:
+        caption = re.search(rf'"{re.escape(name)}": \("[^"]+", "([^"]+)"\)', rule_text).group(1)
+        assert (REPO / "report" / caption).read_text().strip()

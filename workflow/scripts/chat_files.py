@@ -1,0 +1,66 @@
+"""Chat datasets (results/data/...jsonl): read the prompt, label and id of every paper, validated."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+LABELS = ("Accept", "Reject")
+
+
+class ChatFileError(ValueError):
+    """A chat dataset row that breaks the contract; the message names the file and line."""
+
+
+def prompt_messages(messages, where: str) -> list[dict]:
+    """Return the conversation up to (not including) the first assistant turn: what the model answers."""
+    if not isinstance(messages, list) or not all(
+        isinstance(m, dict) and isinstance(m.get("role"), str) and isinstance(m.get("content"), str)
+        for m in messages
+    ):
+        raise ChatFileError(f"{where}: messages must be a list of {{role, content}} strings")
+    prompt = []
+    for message in messages:
+        if message["role"] == "assistant":
+            break
+        prompt.append({"role": message["role"], "content": message["content"]})
+    if not any(message["role"] == "user" for message in prompt):
+        raise ChatFileError(f"{where}: no user message before the answer")
+    return prompt
+
+
+def read_chat_set(path: str | Path) -> list[dict]:
+    """Return [{id, label, prompt, line}] of a chat dataset in file order (ChatFileError naming file:line)."""
+    path = Path(path)
+    papers = []
+    first_line_of_id: dict[str, int] = {}
+    with path.open(encoding="utf-8") as handle:
+        for line_number, line in enumerate(handle, start=1):
+            if not line.strip():
+                continue
+            where = f"{path}:{line_number}"
+            try:
+                row = json.loads(line)
+            except json.JSONDecodeError as error:
+                raise ChatFileError(f"{where}: not valid JSON ({error.msg})") from None
+            if not isinstance(row, dict):
+                raise ChatFileError(f"{where}: expected a JSON object")
+            for key in ("id", "label", "messages"):
+                if key not in row:
+                    raise ChatFileError(f"{where}: missing key {key!r}")
+            if row["label"] not in LABELS:
+                raise ChatFileError(f"{where}: label {row['label']!r} is not one of {', '.join(LABELS)}")
+            paper_id = str(row["id"])
+            if paper_id in first_line_of_id:
+                raise ChatFileError(f"{where}: id {paper_id!r} repeats line {first_line_of_id[paper_id]}")
+            first_line_of_id[paper_id] = line_number
+            prompt = prompt_messages(row["messages"], where)
+            papers.append({"id": paper_id, "label": row["label"], "prompt": prompt, "line": line_number})
+    if not papers:
+        raise ChatFileError(f"{path}: holds no papers")
+    return papers
+
+
+def user_text(prompt: list[dict]) -> str:
+    """Return the user messages of a prompt joined by blank lines: the paper as the model reads it."""
+    return "\n\n".join(message["content"] for message in prompt if message["role"] == "user")
