@@ -44,6 +44,12 @@ MODEL_DIR = f"results/models/{EXP}"
 CHECKPOINT_DIR = f"results/checkpoints/{EXP}"
 PREDICTIONS = f"results/predictions/{EXP}.jsonl"
 METRICS = f"results/metrics/{EXP}.json"
+# the reference baselines (issue 9): prior-shifted baseline predictions and a TF-IDF classifier
+PRIORSHIFT_PREDICTIONS = f"results/predictions/priorshift/{EXP}.jsonl"
+PRIORSHIFT_STATUS = f"results/predictions/priorshift/{EXP}.status.json"
+PRIORSHIFT_METRICS = f"results/metrics/priorshift/{EXP}.json"
+TFIDF_PREDICTIONS = f"results/predictions/tfidf_logreg/{EXP}.jsonl"
+TFIDF_METRICS = f"results/metrics/tfidf_logreg/{EXP}.json"
 ALL_METRICS_JSON = "results/metrics/all_metrics.json"
 ALL_METRICS_CSV = "results/metrics/all_metrics.csv"
 HYPOTHESES_JSON = "results/metrics/hypotheses.json"
@@ -61,7 +67,9 @@ def experiment_paths(pattern):
 
 def experiment_of(wildcards):
     """Return the configured experiment a job's wildcards name (KeyError if it is not configured)."""
-    name = grid.experiment_name(wildcards.variant, float(wildcards.gamma), wildcards.prop)
+    name = grid.experiment_name(
+        wildcards.variant, float(wildcards.gamma), wildcards.prop
+    )
     row = EXPERIMENT_TABLE.loc[name]
     return grid.Experiment(
         name=row["name"], prop=row["prop"], variant=row["variant"], gamma=row["gamma"]
@@ -82,7 +90,9 @@ def model_inputs(wildcards):
 
 def train_source():
     """Return the path of the raw training papers: the generated corpus or the configured file."""
-    return CORPUS_TRAIN if config["data"]["embedded"] else config["data"]["train_source"]
+    return (
+        CORPUS_TRAIN if config["data"]["embedded"] else config["data"]["train_source"]
+    )
 
 
 def test_source():

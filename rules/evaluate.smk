@@ -1,12 +1,5 @@
 # Evaluation: metrics with bootstrap intervals per experiment and method, the table, and the hypothesis tests.
 
-# ---- paths of the issue-9 baselines (made in rules/baselines.smk), first needed here ----
-PRIORSHIFT_PREDICTIONS = f"results/predictions/priorshift/{EXP}.jsonl"
-PRIORSHIFT_STATUS = f"results/predictions/priorshift/{EXP}.status.json"
-PRIORSHIFT_METRICS = f"results/metrics/priorshift/{EXP}.json"
-TFIDF_PREDICTIONS = f"results/predictions/tfidf_logreg/{EXP}.jsonl"
-TFIDF_METRICS = f"results/metrics/tfidf_logreg/{EXP}.json"
-
 EVALUATE_SETTINGS = as_json(config["evaluate"])
 # Prior-shift counterparts exist for the non-baseline experiments, and only when there is a baseline to shift.
 PRIORSHIFT_EXPERIMENTS = (

@@ -3,12 +3,13 @@
 import hashlib
 import json
 
-import labels
-import make_dataset
 import numpy as np
 import pandas as pd
-import prompts
 import pytest
+
+import labels
+import make_dataset
+import prompts
 import sampling
 import sources
 import synthetic_corpus

@@ -1,7 +1,8 @@
 """The experiment grid: names, proportions, weights, and the config errors that name their key."""
 
-import experiments as grid
 import pytest
+
+import experiments as grid
 from snakemake_runner import load_config
 
 

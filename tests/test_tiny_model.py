@@ -3,9 +3,10 @@
 import json
 
 import pytest
-import tiny_model
 import torch
 from transformers import AutoModelForCausalLM, AutoTokenizer
+
+import tiny_model
 
 MESSAGES = [
     {"role": "system", "content": "You review papers."},

@@ -9,8 +9,9 @@ import sys
 import tempfile
 from pathlib import Path
 
-import experiments
 import numpy as np
+
+import experiments
 import prompts
 import sampling
 import sources

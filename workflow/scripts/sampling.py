@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from typing import TypeVar
 
 import numpy as np
+
 from labels import ACCEPT, REJECT
 
 T = TypeVar("T")
