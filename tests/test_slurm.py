@@ -1,0 +1,309 @@
+"""The workflow's SLURM profile on a real one-node SLURM cluster (tests/slurm/start-cluster.sh)."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+import yaml
+
+from snakemake_runner import (
+    REPO,
+    VENV_BIN,
+    copy_workflow,
+    dry_run_jobs,
+    planned_jobs,
+    run_snakemake,
+    workflow_env,
+    write_config_overlay,
+)
+
+SLURM_DIR = REPO / "tests" / "slurm"
+TEST_OVERLAY = REPO / "profiles" / "slurm-test" / "config.yaml"
+# The real profile, then the overlay that sizes jobs for the 2-CPU test node (see its header).
+PROFILES = ("--profile", str(REPO / "profiles" / "slurm"), "--profile", str(TEST_OVERLAY))
+CLUSTER_START_TIMEOUT_S = 300
+# The plugin can poll forever when job status is unreadable: every run gets a hard limit.
+FIXTURE_RUN_TIMEOUT_S = 240
+SUBSET_RUN_TIMEOUT_S = 480
+# The embedded default on two experiments that still reach every rule (the reject one has a prior-shift
+# counterpart; the baseline has none), on a smaller corpus and one epoch.
+SUBSET_EXPERIMENTS = ("baseline_gamma1.0_prop1_2", "reject_gamma2.0_prop1_8")
+SUBSET_CONFIG = {
+    "experiments": [
+        {"name": "baseline_gamma1.0_prop1_2", "prop": "1_2", "variant": "baseline", "gamma": 1.0},
+        {"name": "reject_gamma2.0_prop1_8", "prop": "1_8", "variant": "reject", "gamma": 2.0},
+    ],
+    "data": {"synthetic": {"n_train": 160, "n_test": 60}, "max_paper_tokens": 96},
+    "train": {"num_train_epochs": 1, "max_length": 192, "save_steps": 5},
+    "evaluate": {"bootstrap_resamples": 50},
+}
+EVERY_RULE = {
+    "make_corpus", "build_tiny_model", "make_dataset", "make_test_set", "train", "infer", "evaluate",
+    "priorshift", "evaluate_priorshift", "tfidf_logreg", "evaluate_tfidf", "aggregate", "hypotheses", "plot",
+}  # fmt: skip
+# Same seeds and threads on the same machine: the two runs agree to rounding.
+METRIC_TOLERANCE = 1e-9
+P_ACCEPT_TOLERANCE = 1e-6
+SUBMITTED = re.compile(r"Job (\d+) has been submitted with SLURM jobid (\d+) \(log: (\S+)\)\.")
+RUN_ID = re.compile(r"SLURM run ID: (\S+)")
+RULE_OF_LOG = re.compile(r"/slurm_logs/rule_([A-Za-z0-9_]+)/")
+
+
+@dataclass(frozen=True)
+class SlurmJob:
+    slurm_id: str
+    rule: str
+    log: Path
+
+
+@dataclass(frozen=True)
+class SlurmRun:
+    process: subprocess.CompletedProcess
+    run_id: str
+    jobs: list[SlurmJob]
+
+    @property
+    def output(self) -> str:
+        return self.process.stdout + self.process.stderr
+
+    def jobs_of(self, rule: str) -> list[SlurmJob]:
+        """Return this run's SLURM jobs of one rule, in submission order."""
+        return [job for job in self.jobs if job.rule == rule]
+
+
+@pytest.fixture(scope="session")
+def slurm_cluster():
+    """Start the one-node test cluster once per session; stop it at the end if this session started it."""
+    if os.geteuid() != 0:
+        pytest.skip("needs root: tests/slurm/start-cluster.sh installs SLURM with apt and starts its daemons")
+    start = subprocess.run(
+        ["bash", str(SLURM_DIR / "start-cluster.sh")],
+        capture_output=True,
+        text=True,
+        timeout=CLUSTER_START_TIMEOUT_S,
+    )
+    if start.returncode == 2:
+        pytest.skip(f"this machine cannot host the test cluster: {start.stderr.strip()}")
+    if start.returncode != 0:
+        pytest.fail(f"start-cluster.sh failed ({start.returncode}):\n{start.stdout}\n{start.stderr}")
+    yield start.stdout
+    if "already running" not in start.stdout:
+        subprocess.run(["bash", str(SLURM_DIR / "stop-cluster.sh")], check=True, timeout=60)
+
+
+def run_through_slurm(workdir: Path, *args: str, timeout_s: float) -> SlurmRun:
+    """Return a finished `snakemake` run in workdir through the SLURM executor with the real profile."""
+    command = [
+        "timeout", "-k", "10", str(int(timeout_s)),
+        str(VENV_BIN / "snakemake"), *PROFILES, *args,
+    ]  # fmt: skip
+    env = {name: value for name, value in workflow_env().items() if not name.startswith("SLURM_")}
+    process = subprocess.run(
+        command, cwd=workdir, env=env, capture_output=True, text=True, timeout=timeout_s + 30
+    )
+    output = process.stdout + process.stderr
+    run_ids = RUN_ID.findall(output)
+    jobs = [
+        SlurmJob(slurm_id=slurm_id, rule=RULE_OF_LOG.search(log).group(1), log=Path(log))
+        for _, slurm_id, log in SUBMITTED.findall(output)
+    ]
+    return SlurmRun(process=process, run_id=run_ids[0] if run_ids else "", jobs=jobs)
+
+
+def slurm_states(run_id: str) -> dict[str, str]:
+    """Return SLURM job id -> state for every job of one snakemake run that SLURM still remembers."""
+    listing = subprocess.run(
+        ["squeue", "--states=all", "--noheader", "--format=%i|%T", "--name", run_id],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=30,
+    ).stdout
+    return dict(line.split("|") for line in listing.split())
+
+
+def describe(run: SlurmRun) -> str:
+    return f"exit {run.process.returncode}; last output:\n{run.output[-5000:]}"
+
+
+# ---------------------------------------------------------------- the plugin on a fixture DAG
+
+
+@pytest.fixture(scope="module")
+def fixture_run(slurm_cluster, tmp_path_factory):
+    """Return the run of tests/slurm/fixture_workflow (two jobs, then one that fails once) through SLURM."""
+    workdir = tmp_path_factory.mktemp("slurm_fixture") / "workflow"
+    shutil.copytree(SLURM_DIR / "fixture_workflow", workdir)
+    return workdir, run_through_slurm(workdir, timeout_s=FIXTURE_RUN_TIMEOUT_S)
+
+
+@pytest.mark.slurm
+def test_fixture_dag_finishes_with_every_job_submitted_through_sbatch(fixture_run):
+    workdir, run = fixture_run
+    assert run.process.returncode == 0, describe(run)
+    assert [job.rule for job in run.jobs].count("part") == 2
+    part_ids = {job.slurm_id for job in run.jobs_of("part")}
+    # Each job wrote the SLURM job id it ran under: the ids sbatch returned, not a local run.
+    written = {(workdir / "results" / "parts" / f"{part}.txt").read_text().split()[1] for part in "ab"}
+    assert written == part_ids
+    assert all(job.log.is_file() for job in run.jobs), "slurm-keep-successful-logs keeps every log"
+
+
+@pytest.mark.slurm
+def test_failing_job_is_reported_failed_and_resubmitted_with_the_next_attempt(fixture_run):
+    workdir, run = fixture_run
+    assert run.process.returncode == 0, describe(run)
+    first, second = run.jobs_of("fail_once")
+    states = slurm_states(run.run_id)
+    assert states[first.slurm_id] == "FAILED"
+    assert states[second.slurm_id] == "COMPLETED"
+    assert {states[job.slurm_id] for job in run.jobs_of("part")} == {"COMPLETED"}
+    assert f"SLURM-job '{first.slurm_id}' failed" in run.output
+    assert "failing on purpose on attempt 1" in first.log.read_text()
+    summary = (workdir / "results" / "summary.txt").read_text().splitlines()
+    assert summary[-1] == f"summary {second.slurm_id} attempt 2"
+
+
+# ---------------------------------------------------------------- the workflow itself
+
+
+def overlay_threads() -> dict[str, int]:
+    """Return the per-rule threads the test overlay sets, for a local run to use the same."""
+    return yaml.safe_load(TEST_OVERLAY.read_text())["set-threads"]
+
+
+@dataclass(frozen=True)
+class SubsetRuns:
+    config_args: tuple[str, ...]
+    slurm_dir: Path
+    slurm: SlurmRun
+    local_dir: Path
+    local: subprocess.CompletedProcess
+
+
+@pytest.fixture(scope="module")
+def subset_runs(slurm_cluster, tmp_path_factory):
+    """Return the embedded subset run through SLURM and, for comparison, locally.
+
+    The local run (the local profile, the overlay's threads) goes on while the SLURM run waits on its
+    status polls, so the two share the machine's idle time.
+    """
+    base = tmp_path_factory.mktemp("slurm_subset")
+    overlay = write_config_overlay(base / "subset.yaml", SUBSET_CONFIG)
+    config_args = ("--configfile", "config/demo.yaml", str(overlay))
+    slurm_dir, local_dir = copy_workflow(base / "slurm"), copy_workflow(base / "local")
+    threads = [f"{rule}={count}" for rule, count in overlay_threads().items()]
+    local_command = [
+        "timeout", "-k", "10", str(SUBSET_RUN_TIMEOUT_S),
+        str(VENV_BIN / "snakemake"), "--profile", "profiles/local", *config_args, "--set-threads", *threads,
+    ]  # fmt: skip
+    local_log = base / "local.log"
+    with local_log.open("w") as log:
+        local = subprocess.Popen(local_command, cwd=local_dir, env=workflow_env(), stdout=log, stderr=log)
+        try:
+            slurm = run_through_slurm(slurm_dir, *config_args, timeout_s=SUBSET_RUN_TIMEOUT_S)
+        finally:
+            local.wait(timeout=SUBSET_RUN_TIMEOUT_S + 30)
+    local_run = subprocess.CompletedProcess(local_command, local.returncode, local_log.read_text(), "")
+    return SubsetRuns(config_args, slurm_dir, slurm, local_dir, local_run)
+
+
+@pytest.mark.slurm
+def test_embedded_subset_runs_every_job_through_sbatch(subset_runs):
+    run = subset_runs.slurm
+    assert run.process.returncode == 0, describe(run)
+    planned = planned_jobs(run.output)
+    del planned["all"]  # `all` has no command: Snakemake finishes it itself
+    assert set(planned) == EVERY_RULE
+    assert Counter(job.rule for job in run.jobs) == planned
+    states = slurm_states(run.run_id)
+    assert {states[job.slurm_id] for job in run.jobs} == {"COMPLETED"}
+    assert dry_run_jobs(subset_runs.slurm_dir, *subset_runs.config_args) == {}
+
+
+@pytest.mark.slurm
+def test_embedded_subset_through_slurm_gives_the_metrics_of_a_local_run(subset_runs):
+    run, local = subset_runs.slurm, subset_runs.local
+    slurm_dir, local_dir = subset_runs.slurm_dir, subset_runs.local_dir
+    assert run.process.returncode == 0, describe(run)
+    assert local.returncode == 0, local.stdout[-5000:]
+    local_metrics = sorted((local_dir / "results" / "metrics").rglob("*.json"))
+    # per experiment: fine-tuned and TF-IDF; the reject one's prior shift; the table; the hypotheses
+    assert len(local_metrics) == 2 * len(SUBSET_EXPERIMENTS) + 3
+    for local_file in local_metrics:
+        relative = local_file.relative_to(local_dir)
+        assert_same_numbers(json.loads(local_file.read_text()), json.loads((slurm_dir / relative).read_text()),
+                            where=str(relative), tolerance=METRIC_TOLERANCE)  # fmt: skip
+    for name in SUBSET_EXPERIMENTS:
+        relative = Path("results") / "predictions" / f"{name}.jsonl"
+        local_rows = [json.loads(line) for line in (local_dir / relative).read_text().splitlines()]
+        slurm_rows = [json.loads(line) for line in (slurm_dir / relative).read_text().splitlines()]
+        assert_same_numbers(local_rows, slurm_rows, where=str(relative), tolerance=P_ACCEPT_TOLERANCE)
+
+
+def assert_same_numbers(expected, actual, where: str, tolerance: float) -> None:
+    """Assert two JSON values are equal, floats within tolerance; the message names the differing key."""
+    if isinstance(expected, dict):
+        assert isinstance(actual, dict) and expected.keys() == actual.keys(), where
+        for key in expected:
+            assert_same_numbers(expected[key], actual[key], f"{where}.{key}", tolerance)
+    elif isinstance(expected, list):
+        assert isinstance(actual, list) and len(expected) == len(actual), where
+        for index, (left, right) in enumerate(zip(expected, actual, strict=True)):
+            assert_same_numbers(left, right, f"{where}[{index}]", tolerance)
+    elif isinstance(expected, float) and isinstance(actual, float):
+        assert actual == pytest.approx(expected, abs=tolerance), where
+    else:
+        assert expected == actual, where
+
+
+# ---------------------------------------------------------------- the production profile, without a cluster
+
+JOB_HEADER = re.compile(r"^(?:local)?rule (\w+):$")
+
+
+def dry_run_job_blocks(output: str) -> dict[str, dict[str, str]]:
+    """Return rule -> {threads, resource names..., shell} of the first job of each rule in a dry run."""
+    blocks: dict[str, dict[str, str]] = {}
+    current: dict[str, str] | None = None
+    for line in output.splitlines():
+        header = JOB_HEADER.match(line)
+        if header:
+            rule = header.group(1)
+            current = None if rule in blocks else blocks.setdefault(rule, {})
+            continue
+        if current is None:
+            continue
+        stripped = line.strip()
+        if stripped.startswith("threads:"):
+            current["threads"] = stripped.split(":", 1)[1].strip()
+        elif stripped.startswith("resources:"):
+            for item in stripped.split(":", 1)[1].split(","):
+                name, _, value = item.strip().partition("=")
+                current[name] = value
+        elif line.startswith("Shell command:"):
+            current["shell"] = line.split(":", 1)[1].strip()
+    return blocks
+
+
+def test_production_profile_asks_slurm_for_the_configured_gpus_partitions_and_time(tmp_path):
+    workdir = copy_workflow(tmp_path / "workflow")
+    # --cores: a dry run caps threads at 1 unless told how many cores there are
+    target = "results/metrics/reject_gamma2.0_prop1_3.json"
+    process = run_snakemake(workdir, "-n", "--cores", "1000", "--profile", "profiles/slurm", target)
+    jobs = dry_run_job_blocks(process.stdout + process.stderr)
+    train, infer = jobs["train"], jobs["infer"]
+    assert (train["slurm_partition"], train["gpu"], train["threads"]) == ("gpu", "4", "16")
+    assert (train["runtime"], train["mem_mb"]) == ("2880", "128000")
+    assert "accelerate launch --num_processes 4 " in train["shell"]
+    assert (infer["slurm_partition"], infer["gpu"], infer["mem_mb"]) == ("gpu", "1", "32000")
+    assert jobs["make_dataset"]["mem_mb"] == "16000"
+    assert jobs["evaluate"]["slurm_partition"] == "cpu" and "gpu" not in jobs["evaluate"]
