@@ -12,7 +12,7 @@
 # Clients must find the config at the default path: the plugin's job step drops SLURM_* variables
 # (SLURM_CONF included) before its `srun` inside the job. A real /etc/slurm/slurm.conf that this
 # script did not write is never touched: the script refuses to run instead.
-# The node has no GPUs and no GRES: GPU requests cannot be scheduled on it (see docs/slurm.md).
+# The node has no GPUs and no GRES: GPU requests cannot be scheduled on it (see the README, "The test cluster").
 set -euo pipefail
 
 STATE_DIR="${WLF_SLURM_DIR:-/tmp/wlf-slurm}"
