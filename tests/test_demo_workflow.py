@@ -16,6 +16,8 @@ def demo_with(overlay):
     """Return the command-line arguments for the demo config overlaid by one more config file."""
     # --configfile takes all its files at once: a second --configfile would replace the first.
     return (*DEMO, str(overlay))
+
+
 # Downstream of every experiment's metrics: the tables, the hypothesis summary, the plots, and `all`.
 AGGREGATES = {"aggregate": 1, "hypotheses": 1, "plot": 1, "all": 1}
 
@@ -105,3 +107,5 @@ def test_html_report_builds_with_the_plots(demo):
     run_snakemake(demo, *DEMO, "--report", "results/report.html")
     report = (demo / "results" / "report.html").read_text(errors="replace")
     assert "acceptance_rate_vs_gamma" in report
+    # the workflow description explains the three methods side by side
+    assert "threshold move" in report and "tfidf_logreg" in report

@@ -1,10 +1,19 @@
 """The real Snakemake DAG: its shape from dry runs, config errors at start-up, and single targets."""
 
 import copy
+import subprocess
 
 import pytest
 
-from snakemake_runner import copy_workflow, dry_run_jobs, load_config, run_snakemake, write_config_overlay
+from snakemake_runner import (
+    REPO,
+    VENV_BIN,
+    copy_workflow,
+    dry_run_jobs,
+    load_config,
+    run_snakemake,
+    write_config_overlay,
+)
 
 # Jobs of the 19-experiment grid: one dataset per proportion, one chain per experiment, the baselines of
 # issue 9 (18 prior-shift counterparts, 19 classical classifiers), and the aggregate stages.
@@ -125,7 +134,8 @@ def test_override_for_an_unknown_experiment_is_rejected(workdir, tmp_path):
     process = run_snakemake(workdir, "-n", "--configfile", str(overlay), check=False)
     assert process.returncode != 0
     assert (
-        "train.overrides names experiments that are not configured: accept_gamma9.0_prop1_2" in process.stdout + process.stderr
+        "train.overrides names experiments that are not configured: accept_gamma9.0_prop1_2"
+        in process.stdout + process.stderr
     )
 
 
@@ -141,9 +151,20 @@ def test_missing_data_source_fails_before_any_job_and_writes_nothing(workdir, tm
 
 def test_dry_run_of_production_config_without_its_data_warns_and_still_plans(workdir):
     process = run_snakemake(workdir, "-n", "--quiet", "rules")
-    assert "data.train_source = 'data/iclr/train.json' does not exist (a dry run shows the DAG without it" in process.stdout + process.stderr
+    assert (
+        "data.train_source = 'data/iclr/train.json' does not exist (a dry run shows the DAG without it"
+        in process.stdout + process.stderr
+    )
 
 
 def test_lint_is_clean(workdir):
     process = run_snakemake(workdir, "--lint", check=False)
     assert process.returncode == 0, process.stdout + process.stderr
+
+
+def test_snakefmt_and_ruff_are_clean():
+    for command in (["snakefmt", "--check", "Snakefile", "rules"], ["ruff", "check", "."]):
+        process = subprocess.run(
+            [str(VENV_BIN / command[0]), *command[1:]], cwd=REPO, capture_output=True, text=True
+        )
+        assert process.returncode == 0, process.stdout + process.stderr
