@@ -16,7 +16,12 @@ BASELINE = {"name": "baseline_gamma1.0_prop1_2", "prop": "1_2", "variant": "base
 
 
 def experiment(variant, gamma, prop):
-    return {"name": f"{variant}_gamma{gamma:.1f}_prop{prop}", "prop": prop, "variant": variant, "gamma": gamma}
+    return {
+        "name": f"{variant}_gamma{gamma:.1f}_prop{prop}",
+        "prop": prop,
+        "variant": variant,
+        "gamma": gamma,
+    }
 
 
 def test_gamma_one_at_the_baseline_mix_returns_the_baseline_probabilities():
@@ -48,8 +53,13 @@ def test_certain_baseline_probabilities_stay_inside_the_open_interval():
 def write_baseline(path, p_accept, labels=None):
     labels = labels or ["Accept" if i % 2 else "Reject" for i in range(len(p_accept))]
     rows = [
-        {"id": f"p{i}", "label": label, "pred": "invalid" if p is None else ("Accept" if p >= 0.5 else "Reject"),
-         "p_accept": p, "raw_answer": None if p is not None else "Maybe"}
+        {
+            "id": f"p{i}",
+            "label": label,
+            "pred": "invalid" if p is None else ("Accept" if p >= 0.5 else "Reject"),
+            "p_accept": p,
+            "raw_answer": None if p is not None else "Maybe",
+        }
         for i, (label, p) in enumerate(zip(labels, p_accept, strict=True))
     ]
     path.write_text("".join(json.dumps(row) + "\n" for row in rows))
@@ -58,9 +68,22 @@ def write_baseline(path, p_accept, labels=None):
 
 def run_priorshift(tmp_path, baseline_path, target):
     output, status = tmp_path / "ps" / "out.jsonl", tmp_path / "ps" / "out.status.json"
-    priorshift.main(["--baseline-predictions", str(baseline_path), "--baseline-experiment", json.dumps(BASELINE),
-                     "--experiment", json.dumps(target), "--threshold", "0.5", "--output", str(output),
-                     "--status", str(status)])
+    priorshift.main(
+        [
+            "--baseline-predictions",
+            str(baseline_path),
+            "--baseline-experiment",
+            json.dumps(BASELINE),
+            "--experiment",
+            json.dumps(target),
+            "--threshold",
+            "0.5",
+            "--output",
+            str(output),
+            "--status",
+            str(status),
+        ]
+    )
     return output, json.loads(status.read_text())
 
 
@@ -83,11 +106,15 @@ def test_priorshift_without_probabilities_is_skipped_with_the_reason_not_faked(t
 
 
 def chat_row(paper_id, label, text):
-    return {"id": paper_id, "label": label, "messages": [
-        {"role": "system", "content": "You are an area chair."},
-        {"role": "user", "content": f"Decide.\n\n{text}"},
-        {"role": "assistant", "content": label},
-    ]}
+    return {
+        "id": paper_id,
+        "label": label,
+        "messages": [
+            {"role": "system", "content": "You are an area chair."},
+            {"role": "user", "content": f"Decide.\n\n{text}"},
+            {"role": "assistant", "content": label},
+        ],
+    }
 
 
 GOOD_WORDS = ["novel theory", "strong results", "clear proofs", "state of the art"]
@@ -101,7 +128,9 @@ def corpus(n, seed):
         label = "Accept" if rng.random() < 0.35 else "Reject"
         words = GOOD_WORDS if label == "Accept" else BAD_WORDS
         # mostly the label's words, some of the other's: the classes overlap
-        picked = [words[j] if rng.random() < 0.7 else (BAD_WORDS + GOOD_WORDS)[j] for j in rng.integers(0, 4, 3)]
+        picked = [
+            words[j] if rng.random() < 0.7 else (BAD_WORDS + GOOD_WORDS)[j] for j in rng.integers(0, 4, 3)
+        ]
         rows.append(chat_row(f"s{seed}-{i}", label, " and ".join(picked)))
     return rows
 
@@ -134,12 +163,25 @@ def test_tfidf_baseline_agrees_with_a_direct_sklearn_fit(tmp_path):
 
 
 def test_tfidf_class_weight_moves_the_predicted_acceptance_rate(tmp_path):
-    train, test = write_chat(tmp_path / "train.jsonl", corpus(150, 0)), write_chat(tmp_path / "test.jsonl", corpus(60, 1))
+    train, test = (
+        write_chat(tmp_path / "train.jsonl", corpus(150, 0)),
+        write_chat(tmp_path / "test.jsonl", corpus(60, 1)),
+    )
     rates, mean_p = {}, {}
     for variant, gamma in (("reject", 8.0), ("baseline", 1.0), ("accept", 8.0)):
         output = tmp_path / f"{variant}.jsonl"
-        tfidf_baseline.main(["--train-file", str(train), "--test-file", str(test), "--output", str(output),
-                             "--experiment", json.dumps(experiment(variant, gamma, "1_2"))])
+        tfidf_baseline.main(
+            [
+                "--train-file",
+                str(train),
+                "--test-file",
+                str(test),
+                "--output",
+                str(output),
+                "--experiment",
+                json.dumps(experiment(variant, gamma, "1_2")),
+            ]
+        )
         rows = read_predictions(output)
         assert [row["id"] for row in rows] == [f"s1-{i}" for i in range(60)]
         rates[variant] = np.mean([row["pred"] == "Accept" for row in rows])
@@ -151,7 +193,9 @@ def test_tfidf_class_weight_moves_the_predicted_acceptance_rate(tmp_path):
 def test_tfidf_needs_both_labels_in_training(tmp_path):
     train = [{"id": "a", "label": "Reject", "prompt": [{"role": "user", "content": "x"}]}]
     with pytest.raises(ValueError, match=r"only \['Reject'\] papers"):
-        tfidf_baseline.fit_and_predict(train, train, {"Accept": 1.0, "Reject": 1.0}, tfidf_baseline.parse_settings("{}"))
+        tfidf_baseline.fit_and_predict(
+            train, train, {"Accept": 1.0, "Reject": 1.0}, tfidf_baseline.parse_settings("{}")
+        )
 
 
 def test_tfidf_settings_reject_unknown_keys():

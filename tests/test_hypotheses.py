@@ -13,7 +13,10 @@ from prediction_files import PredictionFileError
 
 N_PAPERS = 200
 GRID = [("baseline", 1.0, "1_2")] + [
-    (variant, gamma, prop) for prop in ("1_2", "1_4") for variant in ("accept", "reject") for gamma in (2.0, 4.0)
+    (variant, gamma, prop)
+    for prop in ("1_2", "1_4")
+    for variant in ("accept", "reject")
+    for gamma in (2.0, 4.0)
 ]
 SETTINGS = {"bootstrap_resamples": 100, "bootstrap_seed": 0, "confidence": 0.95, "ece_bins": 10}
 
@@ -28,8 +31,13 @@ def paper_scores(seed=0):
 def rows_from_logits(labels, logits):
     p_accept = 1.0 / (1.0 + np.exp(-logits))
     return [
-        {"id": f"p{i}", "label": str(label), "pred": "Accept" if p >= 0.5 else "Reject", "p_accept": float(p),
-         "raw_answer": None}
+        {
+            "id": f"p{i}",
+            "label": str(label),
+            "pred": "Accept" if p >= 0.5 else "Reject",
+            "p_accept": float(p),
+            "raw_answer": None,
+        }
         for i, (label, p) in enumerate(zip(labels, p_accept, strict=True))
     ]
 
@@ -42,8 +50,15 @@ def write_rows(path, rows):
 def table_row(name, method, skipped=None):
     variant, rest = name.split("_gamma")
     gamma, prop = rest.split("_prop")
-    return {"name": name, "method": method, "prop": prop, "accept_fraction": grid.accept_fraction(prop),
-            "variant": variant, "gamma": float(gamma), "skipped": skipped}
+    return {
+        "name": name,
+        "method": method,
+        "prop": prop,
+        "accept_fraction": grid.accept_fraction(prop),
+        "variant": variant,
+        "gamma": float(gamma),
+        "skipped": skipped,
+    }
 
 
 def prior_shift_logit(variant, gamma, prop):
@@ -58,11 +73,16 @@ def make_grid(tmp_path, shift=prior_shift_logit, experiments=GRID, with_priorshi
     table = []
     for variant, gamma, prop in experiments:
         name = grid.experiment_name(variant, gamma, prop)
-        write_rows(tmp_path / "predictions" / f"{name}.jsonl", rows_from_logits(labels, logits + shift(variant, gamma, prop)))
+        write_rows(
+            tmp_path / "predictions" / f"{name}.jsonl",
+            rows_from_logits(labels, logits + shift(variant, gamma, prop)),
+        )
         table.append(table_row(name, "finetuned"))
         if variant != "baseline" and with_priorshift:
             factor = priorshift.odds_factor(variant, gamma, grid.accept_fraction(prop), 0.5)
-            write_rows(tmp_path / "priorshift" / f"{name}.jsonl", priorshift.shifted_rows(baseline_rows, factor, 0.5))
+            write_rows(
+                tmp_path / "priorshift" / f"{name}.jsonl", priorshift.shifted_rows(baseline_rows, factor, 0.5)
+            )
             table.append(table_row(name, "priorshift", skipped))
     return table
 
@@ -94,13 +114,18 @@ def test_effects_that_follow_the_prior_shift_support_h1_h2_h3(tmp_path):
     assert [group["prop"] for group in h1["groups"]] == ["1_2", "1_4"]
     # the baseline (gamma 1) leads the series of its own proportion only
     assert [point["name"] for point in h1["groups"][0]["points"]] == [
-        "baseline_gamma1.0_prop1_2", "accept_gamma2.0_prop1_2", "accept_gamma4.0_prop1_2"
+        "baseline_gamma1.0_prop1_2",
+        "accept_gamma2.0_prop1_2",
+        "accept_gamma4.0_prop1_2",
     ]
     assert [point["x"] for point in h1["groups"][1]["points"]] == [2.0, 4.0]
     assert h1["groups"][0]["trend"]["spearman_rho"] == pytest.approx(1.0)
     assert h2["groups"][0]["overall"]["difference"] < 0
     assert [group["group"] for group in h3["groups"]] == [
-        "accept gamma 2.0", "accept gamma 4.0", "reject gamma 2.0", "reject gamma 4.0"
+        "accept gamma 2.0",
+        "accept gamma 4.0",
+        "reject gamma 2.0",
+        "reject gamma 4.0",
     ]
     assert result["n_test_papers"] == N_PAPERS
 
@@ -124,7 +149,10 @@ def test_paired_bootstrap_of_a_difference_is_much_narrower_than_each_interval(tm
         changed[i]["pred"] = "Accept"
     write_rows(tmp_path / "predictions" / "baseline_gamma1.0_prop1_2.jsonl", rows)
     write_rows(tmp_path / "predictions" / "accept_gamma2.0_prop1_2.jsonl", changed)
-    table = [table_row("baseline_gamma1.0_prop1_2", "finetuned"), table_row("accept_gamma2.0_prop1_2", "finetuned")]
+    table = [
+        table_row("baseline_gamma1.0_prop1_2", "finetuned"),
+        table_row("accept_gamma2.0_prop1_2", "finetuned"),
+    ]
     group = run(tmp_path, table)["hypotheses"]["H1"]["groups"][0]
     lo, hi = group["overall"]["ci"]
     assert group["overall"]["difference"] == pytest.approx(5 / N_PAPERS)
@@ -185,7 +213,9 @@ def test_predictions_of_different_test_sets_are_refused(tmp_path):
     rows = [json.loads(line) for line in path.read_text().splitlines()]
     rows[5]["id"] = "another-paper"
     write_rows(path, rows)
-    with pytest.raises(PredictionFileError, match=r"accept_gamma2.0_prop1_2.jsonl row 6 is paper 'another-paper'"):
+    with pytest.raises(
+        PredictionFileError, match=r"accept_gamma2.0_prop1_2.jsonl row 6 is paper 'another-paper'"
+    ):
         run(tmp_path, table)
 
 
@@ -194,13 +224,29 @@ def test_main_writes_json_and_markdown_with_verdicts_and_rules(tmp_path):
     table_path = tmp_path / "all_metrics.json"
     table_path.write_text(json.dumps(table))
     out_json, out_md = tmp_path / "out" / "hypotheses.json", tmp_path / "out" / "hypotheses.md"
-    hypotheses.main(["--all-metrics", str(table_path), "--predictions-dir", str(tmp_path / "predictions"),
-                     "--priorshift-dir", str(tmp_path / "priorshift"), "--settings", json.dumps({"bootstrap_resamples": 50}),
-                     "--output-json", str(out_json), "--output-md", str(out_md)])
+    hypotheses.main(
+        [
+            "--all-metrics",
+            str(table_path),
+            "--predictions-dir",
+            str(tmp_path / "predictions"),
+            "--priorshift-dir",
+            str(tmp_path / "priorshift"),
+            "--settings",
+            json.dumps({"bootstrap_resamples": 50}),
+            "--output-json",
+            str(out_json),
+            "--output-md",
+            str(out_md),
+        ]
+    )
     result = json.loads(out_json.read_text())
     assert set(result["hypotheses"]) == {"H1", "H2", "H3", "H4"}
     assert result["settings"]["bootstrap_resamples"] == 50
     text = out_md.read_text()
-    assert "| H1 | accept-weighting: a larger gamma raises the predicted acceptance rate | **supported** |" in text
+    assert (
+        "| H1 | accept-weighting: a larger gamma raises the predicted acceptance rate | **supported** |"
+        in text
+    )
     assert "## Verdict rules" in text and "Bonferroni" in text
     assert "| accept_gamma2.0_prop1_4 |" in text

@@ -29,8 +29,14 @@ def chat_row(paper_id, label, paper):
         {"role": "user", "content": TEMPLATE.replace("{paper}", paper)},
         {"role": "assistant", "content": label},
     ]
-    return {"id": paper_id, "title": paper[:20], "label": label, "messages": messages, "n_paper_tokens": 5,
-            "truncated": False}
+    return {
+        "id": paper_id,
+        "title": paper[:20],
+        "label": label,
+        "messages": messages,
+        "n_paper_tokens": 5,
+        "truncated": False,
+    }
 
 
 @pytest.fixture(scope="module")
@@ -99,7 +105,9 @@ def test_multi_token_answers_sum_their_teacher_forced_log_probs(tiny):
             with torch.no_grad():
                 logits = model(input_ids=torch.tensor([prompt + answer])).logits[0]
             token_log_probs = torch.log_softmax(logits, dim=-1)
-            expected = sum(token_log_probs[len(prompt) - 1 + j, token].item() for j, token in enumerate(answer))
+            expected = sum(
+                token_log_probs[len(prompt) - 1 + j, token].item() for j, token in enumerate(answer)
+            )
             assert log_probs[row, column] == pytest.approx(expected, abs=1e-4)
 
 
@@ -133,14 +141,18 @@ def force_answer(model, token_id, stop_id):
     return model.register_forward_hook(hook, with_kwargs=True)
 
 
-@pytest.mark.parametrize(("word", "pred"), [("Accept", "Accept"), ("Reject", "Reject"), ("Ġgraph", "invalid")])
+@pytest.mark.parametrize(
+    ("word", "pred"), [("Accept", "Accept"), ("Reject", "Reject"), ("Ġgraph", "invalid")]
+)
 def test_generate_mode_parses_the_greedy_answer_and_keeps_invalid_ones(tiny, test_file, word, pred):
     _, model, tokenizer = tiny
     papers = read_chat_set(test_file)
     token_id = tokenizer.convert_tokens_to_ids(word)
     handle = force_answer(model, token_id, tokenizer.convert_tokens_to_ids("<|im_end|>"))
     try:
-        rows = infer.predict(model, tokenizer, papers, settings(mode="generate", batch_size=2, max_new_tokens=3))
+        rows = infer.predict(
+            model, tokenizer, papers, settings(mode="generate", batch_size=2, max_new_tokens=3)
+        )
     finally:
         handle.remove()
     assert [row["pred"] for row in rows] == [pred] * len(PAPERS)
@@ -151,8 +163,12 @@ def test_generate_mode_parses_the_greedy_answer_and_keeps_invalid_ones(tiny, tes
 def test_generate_mode_batched_with_left_padding_equals_one_paper_at_a_time(tiny, test_file):
     _, model, tokenizer = tiny
     papers = read_chat_set(test_file)
-    batched = infer.predict(model, tokenizer, papers, settings(mode="generate", batch_size=5, max_new_tokens=3))
-    single = infer.predict(model, tokenizer, papers, settings(mode="generate", batch_size=1, max_new_tokens=3))
+    batched = infer.predict(
+        model, tokenizer, papers, settings(mode="generate", batch_size=5, max_new_tokens=3)
+    )
+    single = infer.predict(
+        model, tokenizer, papers, settings(mode="generate", batch_size=1, max_new_tokens=3)
+    )
     assert [row["raw_answer"] for row in batched] == [row["raw_answer"] for row in single]
     assert all(row["pred"] == infer.parse_answer(row["raw_answer"]) for row in batched)
 
@@ -160,12 +176,24 @@ def test_generate_mode_batched_with_left_padding_equals_one_paper_at_a_time(tiny
 def test_main_writes_valid_rows_in_test_file_order_and_reports_throughput(tiny, test_file, tmp_path, capsys):
     model_dir, _, _ = tiny
     output = tmp_path / "out" / "predictions.jsonl"
-    infer.main(["--model", str(model_dir), "--test-file", str(test_file), "--output", str(output),
-                "--settings", json.dumps({"batch_size": 2})])
+    infer.main(
+        [
+            "--model",
+            str(model_dir),
+            "--test-file",
+            str(test_file),
+            "--output",
+            str(output),
+            "--settings",
+            json.dumps({"batch_size": 2}),
+        ]
+    )
     rows = read_predictions(output)
     assert [row["id"] for row in rows] == [paper[0] for paper in PAPERS]
     assert [row["label"] for row in rows] == [paper[1] for paper in PAPERS]
-    assert re.search(r"5 papers in [0-9.]+ s \([0-9.]+ examples/s\) on cpu, mode score", capsys.readouterr().err)
+    assert re.search(
+        r"5 papers in [0-9.]+ s \([0-9.]+ examples/s\) on cpu, mode score", capsys.readouterr().err
+    )
 
 
 def test_lora_adapter_folder_predicts_like_the_adapted_model(tiny, test_file, tmp_path):
@@ -175,8 +203,9 @@ def test_lora_adapter_folder_predicts_like_the_adapted_model(tiny, test_file, tm
     base = infer.load_model(model_dir, trust_remote_code=False)[0]
     torch.manual_seed(1)
     # init_lora_weights=False gives a non-zero update, so the adapter really changes the predictions
-    config = LoraConfig(r=4, lora_alpha=8, target_modules=["q_proj", "v_proj"], init_lora_weights=False,
-                        task_type="CAUSAL_LM")
+    config = LoraConfig(
+        r=4, lora_alpha=8, target_modules=["q_proj", "v_proj"], init_lora_weights=False, task_type="CAUSAL_LM"
+    )
     adapted = get_peft_model(base, config).eval()
     adapter_dir = tmp_path / "adapter"
     adapted.save_pretrained(adapter_dir)
@@ -201,8 +230,13 @@ def test_a_prompt_longer_than_the_model_fails_naming_the_paper_before_any_forwar
     assert sorted(lengths)[-2] < longest == lengths[1]
     message = rf"test\.jsonl:2: paper 'p-long' needs {longest + 3} tokens \({longest} prompt \+ 3 answer\)"
     with pytest.raises(infer.InferenceInputError, match=message):
-        infer.predict(model, tokenizer, papers, settings(mode="generate", max_new_tokens=3, max_length=longest + 2),
-                      test_file)
+        infer.predict(
+            model,
+            tokenizer,
+            papers,
+            settings(mode="generate", max_new_tokens=3, max_length=longest + 2),
+            test_file,
+        )
 
 
 @pytest.mark.parametrize(
@@ -211,8 +245,12 @@ def test_a_prompt_longer_than_the_model_fails_naming_the_paper_before_any_forwar
         ("{not json", r"test\.jsonl:2: not valid JSON"),
         (json.dumps({"id": "x", "label": "Accept"}), r"test\.jsonl:2: missing key 'messages'"),
         (json.dumps({**chat_row("x", "Accept", "p"), "label": "Maybe"}), r"test\.jsonl:2: label 'Maybe'"),
-        (json.dumps({**chat_row("x", "Accept", "p"), "messages": [{"role": "assistant", "content": "Accept"}]}),
-         r"test\.jsonl:2: no user message"),
+        (
+            json.dumps(
+                {**chat_row("x", "Accept", "p"), "messages": [{"role": "assistant", "content": "Accept"}]}
+            ),
+            r"test\.jsonl:2: no user message",
+        ),
         (json.dumps(chat_row("p-short", "Accept", "p")), r"test\.jsonl:2: id .p-short. repeats line 1"),
     ],
 )

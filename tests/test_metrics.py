@@ -31,8 +31,13 @@ EXPERIMENT = {"name": "accept_gamma2.0_prop1_3", "prop": "1_3", "variant": "acce
 def rows_of(labels, p_accept=None, preds=None):
     preds = preds or ["Accept" if p >= 0.5 else "Reject" for p in p_accept]
     return [
-        {"id": f"p{i}", "label": label, "pred": pred, "p_accept": None if p_accept is None else p_accept[i],
-         "raw_answer": None}
+        {
+            "id": f"p{i}",
+            "label": label,
+            "pred": pred,
+            "p_accept": None if p_accept is None else p_accept[i],
+            "raw_answer": None,
+        }
         for i, (label, pred) in enumerate(zip(labels, preds, strict=True))
     ]
 
@@ -93,7 +98,9 @@ def test_undefined_metrics_are_none_not_nan():
     )
     assert no_accept_predicted["precision"] is None
     assert no_accept_predicted["f1"] == 0.0
-    one_class = metrics.point_metrics(metrics.predictions_from_rows(rows_of(["Reject", "Reject"], [0.1, 0.7])), 10)
+    one_class = metrics.point_metrics(
+        metrics.predictions_from_rows(rows_of(["Reject", "Reject"], [0.1, 0.7])), 10
+    )
     assert one_class["roc_auc"] is None and one_class["pr_auc"] is None and one_class["recall"] is None
     assert one_class["brier"] == pytest.approx((0.1**2 + 0.7**2) / 2)
 
@@ -146,8 +153,19 @@ def test_percentile_interval_ignores_undefined_resamples():
 def run_evaluate(tmp_path, rows, *extra, settings=None):
     predictions = write_rows(tmp_path / "predictions.jsonl", rows)
     output = tmp_path / "metrics" / "out.json"
-    evaluate.main(["--predictions", str(predictions), "--experiment", json.dumps(EXPERIMENT), "--output", str(output),
-                   "--settings", json.dumps(settings or {"bootstrap_resamples": 50}), *extra])
+    evaluate.main(
+        [
+            "--predictions",
+            str(predictions),
+            "--experiment",
+            json.dumps(EXPERIMENT),
+            "--output",
+            str(output),
+            "--settings",
+            json.dumps(settings or {"bootstrap_resamples": 50}),
+            *extra,
+        ]
+    )
     return json.loads(output.read_text())
 
 
@@ -163,8 +181,12 @@ def test_evaluate_writes_the_contract_json(tmp_path):
 
 
 def test_evaluate_of_generate_mode_predictions_has_no_probability_metrics(tmp_path):
-    result = run_evaluate(tmp_path, rows_of(LABELS[:4], preds=["Accept", "invalid", "Reject", "Reject"]),
-                          "--method", "finetuned")
+    result = run_evaluate(
+        tmp_path,
+        rows_of(LABELS[:4], preds=["Accept", "invalid", "Reject", "Reject"]),
+        "--method",
+        "finetuned",
+    )
     assert result["roc_auc"] is None and result["ece"] is None and result["ci"]["roc_auc"] is None
     assert result["n_invalid"] == 1 and result["ci"]["accuracy"] is not None
 
@@ -174,10 +196,26 @@ def test_evaluate_of_a_skipped_method_writes_the_reason(tmp_path):
     status.write_text(json.dumps({"skipped": "no probabilities"}))
     (tmp_path / "empty.jsonl").write_text("")
     output = tmp_path / "out.json"
-    evaluate.main(["--predictions", str(tmp_path / "empty.jsonl"), "--status", str(status), "--method", "priorshift",
-                   "--experiment", json.dumps(EXPERIMENT), "--output", str(output)])
+    evaluate.main(
+        [
+            "--predictions",
+            str(tmp_path / "empty.jsonl"),
+            "--status",
+            str(status),
+            "--method",
+            "priorshift",
+            "--experiment",
+            json.dumps(EXPERIMENT),
+            "--output",
+            str(output),
+        ]
+    )
     result = json.loads(output.read_text())
-    assert result["skipped"] == "no probabilities" and result["method"] == "priorshift" and "accuracy" not in result
+    assert (
+        result["skipped"] == "no probabilities"
+        and result["method"] == "priorshift"
+        and "accuracy" not in result
+    )
 
 
 GOOD = {"id": "a", "label": "Accept", "pred": "Accept", "p_accept": 0.9, "raw_answer": None}
@@ -187,8 +225,14 @@ GOOD = {"id": "a", "label": "Accept", "pred": "Accept", "p_accept": 0.9, "raw_an
     ("second_line", "message"),
     [
         ("{oops", r":2: not valid JSON"),
-        (json.dumps({k: v for k, v in {**GOOD, "id": "b"}.items() if k != "p_accept"}), r":2: missing key 'p_accept'"),
-        (json.dumps({**GOOD, "id": "b", "label": "Maybe"}), r":2: label 'Maybe' is not one of Accept, Reject"),
+        (
+            json.dumps({k: v for k, v in {**GOOD, "id": "b"}.items() if k != "p_accept"}),
+            r":2: missing key 'p_accept'",
+        ),
+        (
+            json.dumps({**GOOD, "id": "b", "label": "Maybe"}),
+            r":2: label 'Maybe' is not one of Accept, Reject",
+        ),
         (json.dumps({**GOOD, "id": "b", "pred": "yes"}), r":2: pred 'yes' is not one of"),
         (json.dumps({**GOOD, "id": "b", "p_accept": 1.5}), r":2: p_accept 1.5 is outside \[0, 1\]"),
         (json.dumps({**GOOD, "id": "b", "p_accept": "high"}), r":2: p_accept 'high' is not a number"),
@@ -197,12 +241,16 @@ GOOD = {"id": "a", "label": "Accept", "pred": "Accept", "p_accept": 0.9, "raw_an
         ("[1, 2]", r":2: expected a JSON object"),
     ],
 )
-def test_malformed_prediction_file_fails_naming_file_and_line_and_writes_nothing(tmp_path, second_line, message):
+def test_malformed_prediction_file_fails_naming_file_and_line_and_writes_nothing(
+    tmp_path, second_line, message
+):
     path = tmp_path / "bad.jsonl"
     path.write_text(json.dumps(GOOD) + "\n" + second_line + "\n")
     output = tmp_path / "out.json"
     with pytest.raises(PredictionFileError, match=message) as error:
-        evaluate.main(["--predictions", str(path), "--experiment", json.dumps(EXPERIMENT), "--output", str(output)])
+        evaluate.main(
+            ["--predictions", str(path), "--experiment", json.dumps(EXPERIMENT), "--output", str(output)]
+        )
     assert str(path) in str(error.value)
     assert not output.exists() and list(tmp_path.iterdir()) == [path]
 
@@ -234,7 +282,9 @@ def metrics_file(tmp_path, name, method, **changes):
     result = {
         "experiment": {**experiment, "accept_fraction": 1 / int(prop.split("_")[1])},
         "method": method,
-        **evaluate.evaluate_rows(rows_of(LABELS, P_ACCEPT), {**evaluate.DEFAULT_SETTINGS, "bootstrap_resamples": 20}),
+        **evaluate.evaluate_rows(
+            rows_of(LABELS, P_ACCEPT), {**evaluate.DEFAULT_SETTINGS, "bootstrap_resamples": 20}
+        ),
         **changes,
     }
     path = tmp_path / method / f"{name}.json"
@@ -275,7 +325,9 @@ def test_aggregate_refuses_the_same_experiment_and_method_twice(tmp_path):
     first = metrics_file(tmp_path, "accept_gamma2.0_prop1_3", "finetuned")
     copy = tmp_path / "copy.json"
     copy.write_text(first.read_text())
-    with pytest.raises(aggregate_metrics.MetricsFileError, match=r"accept_gamma2.0_prop1_3 \(finetuned\) is also in"):
+    with pytest.raises(
+        aggregate_metrics.MetricsFileError, match=r"accept_gamma2.0_prop1_3 \(finetuned\) is also in"
+    ):
         aggregate_metrics.aggregate([first, copy])
 
 

@@ -31,8 +31,17 @@ def row(name, method="finetuned", rate=0.3, accuracy=0.7, skipped=None, **extra)
     }
     if skipped:
         values = dict.fromkeys(values)
-    return {"name": name, "method": method, "prop": prop, "accept_fraction": 1 / int(prop[2:]), "variant": variant,
-            "gamma": float(gamma), "skipped": skipped, **values, **extra}
+    return {
+        "name": name,
+        "method": method,
+        "prop": prop,
+        "accept_fraction": 1 / int(prop[2:]),
+        "variant": variant,
+        "gamma": float(gamma),
+        "skipped": skipped,
+        **values,
+        **extra,
+    }
 
 
 def table(priorshift_skipped=None):
@@ -63,13 +72,20 @@ def test_gamma_curves_start_at_the_baseline_of_their_proportion_and_dash_the_pri
     quarter = curves[("accept", "accept fraction 1/4, fine-tuned")]
     assert (quarter.x, quarter.y) == ([2.0], [0.25])  # no baseline was trained on this mix
     shifted = curves[("accept", "accept fraction 1/2, prior shift")]
-    assert (shifted.x, shifted.y, shifted.lo, shifted.linestyle) == ([1.0, 2.0, 4.0], [0.30, 0.44, 0.58], [], "--")
+    assert (shifted.x, shifted.y, shifted.lo, shifted.linestyle) == (
+        [1.0, 2.0, 4.0],
+        [0.30, 0.44, 0.58],
+        [],
+        "--",
+    )
     assert shifted.color == accept_half.color != quarter.color
     assert len(curves) == 6
 
 
 def test_gamma_figure_draws_every_curve_and_the_true_rate():
-    figure = plots.draw_gamma_figure(table(), "predicted_acceptance_rate", TRUE_RATE, "true test acceptance rate")
+    figure = plots.draw_gamma_figure(
+        table(), "predicted_acceptance_rate", TRUE_RATE, "true test acceptance rate"
+    )
     accept_axis, reject_axis = figure.axes[:2]
     labels = [line.get_label() for line in accept_axis.get_lines()]
     assert labels == [
@@ -84,9 +100,13 @@ def test_gamma_figure_draws_every_curve_and_the_true_rate():
     assert list(accept_axis.get_lines()[0].get_ydata()) == [0.30, 0.45, 0.60]
     assert [line.get_linestyle() for line in accept_axis.get_lines()[:4]] == ["-", "-", "--", "--"]
     assert len(accept_axis.collections) == 2  # CI bands of the fine-tuned curves only
-    assert accept_axis.get_xlabel().startswith("gamma") and accept_axis.get_ylabel() == "predicted acceptance rate"
+    assert (
+        accept_axis.get_xlabel().startswith("gamma")
+        and accept_axis.get_ylabel() == "predicted acceptance rate"
+    )
     assert [line.get_label() for line in reject_axis.get_lines()][:2] == [
-        "accept fraction 1/2, fine-tuned", "accept fraction 1/2, prior shift"
+        "accept fraction 1/2, fine-tuned",
+        "accept fraction 1/2, prior shift",
     ]
 
 
@@ -113,18 +133,30 @@ def test_precision_recall_lines_join_gammas_per_variant_and_mix():
 
 
 def prediction_rows(p_accept, labels):
-    return [{"id": f"p{i}", "label": label, "pred": "Accept" if p >= 0.5 else "Reject", "p_accept": p,
-             "raw_answer": None} for i, (p, label) in enumerate(zip(p_accept, labels, strict=True))]
+    return [
+        {
+            "id": f"p{i}",
+            "label": label,
+            "pred": "Accept" if p >= 0.5 else "Reject",
+            "p_accept": p,
+            "raw_answer": None,
+        }
+        for i, (p, label) in enumerate(zip(p_accept, labels, strict=True))
+    ]
 
 
 def test_loss_and_calibration_curves_come_from_their_files():
-    summaries = {"accept_gamma2.0_prop1_2": {"loss_curve": [{"step": 20, "loss": 1.0}, {"step": 10, "loss": 2.0}]}}
+    summaries = {
+        "accept_gamma2.0_prop1_2": {"loss_curve": [{"step": 20, "loss": 1.0}, {"step": 10, "loss": 2.0}]}
+    }
     (loss,) = plots.loss_curves(table(), summaries)
     assert (loss.panel, loss.label, loss.x, loss.y) == ("1_2", "accept gamma 2.0", [10.0, 20.0], [2.0, 1.0])
     labels = ["Accept", "Reject", "Accept", "Reject"]
     predictions = {
         "baseline_gamma1.0_prop1_2": prediction_rows([0.1, 0.2, 0.8, 0.9], labels),
-        "accept_gamma2.0_prop1_2": [dict(r, p_accept=None, pred="invalid") for r in prediction_rows([0] * 4, labels)],
+        "accept_gamma2.0_prop1_2": [
+            dict(r, p_accept=None, pred="invalid") for r in prediction_rows([0] * 4, labels)
+        ],
     }
     (calibration,) = plots.calibration_curves(table(), predictions, n_bins=2)
     # bin [0, 0.5): p 0.1, 0.2 with 1 of 2 accepted; bin [0.5, 1]: p 0.8, 0.9 with 1 of 2
@@ -152,8 +184,18 @@ def test_main_writes_every_plot_as_a_png_of_the_expected_size(tmp_path):
         curve = [{"step": step, "loss": 2.0 / step} for step in (1, 2, 3)]
         (model_dir / "train_summary.json").write_text(json.dumps({"loss_curve": curve}))
     outdir = tmp_path / "plots"
-    plots.main(["--all-metrics", str(tmp_path / "all_metrics.json"), "--predictions-dir", str(tmp_path / "predictions"),
-                "--model-dirs", *map(str, sorted((tmp_path / "models").iterdir())), "--outdir", str(outdir)])
+    plots.main(
+        [
+            "--all-metrics",
+            str(tmp_path / "all_metrics.json"),
+            "--predictions-dir",
+            str(tmp_path / "predictions"),
+            "--model-dirs",
+            *map(str, sorted((tmp_path / "models").iterdir())),
+            "--outdir",
+            str(outdir),
+        ]
+    )
     assert sorted(p.name for p in outdir.iterdir()) == sorted(plots.PLOT_FILES)
     sizes = {name: png_size(outdir / name) for name in plots.PLOT_FILES}
     assert sizes["acceptance_rate_vs_gamma.png"] == (1200, 500)

@@ -15,8 +15,8 @@ from pathlib import Path
 import pandas as pd
 
 import experiments as grid
+from json_files import write_json, write_text
 from metrics import CI_METRICS, SCALAR_METRICS
-from prediction_files import write_json, write_text
 
 METHOD_ORDER = ("finetuned", "priorshift", "tfidf_logreg")
 KEY_COLUMNS = ["name", "method", "prop", "accept_fraction", "variant", "gamma", "skipped"]
@@ -58,7 +58,12 @@ def metrics_row(result: dict, source: str | Path) -> dict:
 def sort_key(row: dict) -> tuple:
     """Return the table order: method, proportion (accept-rich first), variant, gamma."""
     method = METHOD_ORDER.index(row["method"]) if row["method"] in METHOD_ORDER else len(METHOD_ORDER)
-    return (method, grid.proportion_denominator(row["prop"]), grid.VARIANTS.index(row["variant"]), row["gamma"])
+    return (
+        method,
+        grid.proportion_denominator(row["prop"]),
+        grid.VARIANTS.index(row["variant"]),
+        row["gamma"],
+    )
 
 
 def aggregate(paths: list[str | Path]) -> list[dict]:
@@ -86,7 +91,9 @@ def rows_as_csv(rows: list[dict]) -> str:
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("metrics", nargs="+", help="per-experiment metrics JSON files (any method)")
     parser.add_argument("--output-json", required=True)
     parser.add_argument("--output-csv", required=True)

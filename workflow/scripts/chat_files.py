@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
+
+from json_files import numbered_rows
 
 LABELS = ("Accept", "Reject")
 
@@ -34,28 +35,20 @@ def read_chat_set(path: str | Path) -> list[dict]:
     path = Path(path)
     papers = []
     first_line_of_id: dict[str, int] = {}
-    with path.open(encoding="utf-8") as handle:
-        for line_number, line in enumerate(handle, start=1):
-            if not line.strip():
-                continue
-            where = f"{path}:{line_number}"
-            try:
-                row = json.loads(line)
-            except json.JSONDecodeError as error:
-                raise ChatFileError(f"{where}: not valid JSON ({error.msg})") from None
-            if not isinstance(row, dict):
-                raise ChatFileError(f"{where}: expected a JSON object")
-            for key in ("id", "label", "messages"):
-                if key not in row:
-                    raise ChatFileError(f"{where}: missing key {key!r}")
-            if row["label"] not in LABELS:
-                raise ChatFileError(f"{where}: label {row['label']!r} is not one of {', '.join(LABELS)}")
-            paper_id = str(row["id"])
-            if paper_id in first_line_of_id:
-                raise ChatFileError(f"{where}: id {paper_id!r} repeats line {first_line_of_id[paper_id]}")
-            first_line_of_id[paper_id] = line_number
-            prompt = prompt_messages(row["messages"], where)
-            papers.append({"id": paper_id, "label": row["label"], "prompt": prompt, "line": line_number})
+    for line_number, where, row in numbered_rows(path, ChatFileError):
+        if not isinstance(row, dict):
+            raise ChatFileError(f"{where}: expected a JSON object")
+        for key in ("id", "label", "messages"):
+            if key not in row:
+                raise ChatFileError(f"{where}: missing key {key!r}")
+        if row["label"] not in LABELS:
+            raise ChatFileError(f"{where}: label {row['label']!r} is not one of {', '.join(LABELS)}")
+        paper_id = str(row["id"])
+        if paper_id in first_line_of_id:
+            raise ChatFileError(f"{where}: id {paper_id!r} repeats line {first_line_of_id[paper_id]}")
+        first_line_of_id[paper_id] = line_number
+        prompt = prompt_messages(row["messages"], where)
+        papers.append({"id": paper_id, "label": row["label"], "prompt": prompt, "line": line_number})
     if not papers:
         raise ChatFileError(f"{path}: holds no papers")
     return papers

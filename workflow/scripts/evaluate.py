@@ -10,7 +10,9 @@ from pathlib import Path
 
 import experiments as grid
 import metrics
-from prediction_files import read_predictions, write_json
+from config_sections import parse_section
+from json_files import write_json
+from prediction_files import read_predictions
 
 DEFAULT_SETTINGS = {"bootstrap_resamples": 1000, "bootstrap_seed": 0, "confidence": 0.95, "ece_bins": 10}
 METHODS = ("finetuned", "priorshift", "tfidf_logreg")
@@ -22,13 +24,7 @@ INVALID_POLICY = (
 
 def parse_settings(text: str) -> dict:
     """Return the evaluate settings (defaults filled in), raising ValueError naming a bad key."""
-    given = json.loads(text)
-    if not isinstance(given, dict):
-        raise ValueError(f"evaluate settings must be a JSON object, got {text!r}")
-    unknown = sorted(set(given) - set(DEFAULT_SETTINGS))
-    if unknown:
-        raise ValueError(f"evaluate settings: unknown keys {unknown}; known: {sorted(DEFAULT_SETTINGS)}")
-    settings = {**DEFAULT_SETTINGS, **given}
+    settings = parse_section(text, DEFAULT_SETTINGS, "evaluate")
     for key in ("bootstrap_resamples", "bootstrap_seed", "ece_bins"):
         if isinstance(settings[key], bool) or not isinstance(settings[key], int):
             raise ValueError(f"evaluate.{key} = {settings[key]!r} must be an integer")
@@ -43,10 +39,7 @@ def parse_settings(text: str) -> dict:
 
 def experiment_record(text: str) -> dict:
     """Return {name, prop, variant, gamma, accept_fraction} of an experiment JSON (checked like the config)."""
-    entry = json.loads(text)
-    if not isinstance(entry, dict):
-        raise ValueError(f"--experiment must be a JSON object, got {text!r}")
-    (experiment,) = grid.parse_experiments([entry])
+    experiment = grid.parse_experiment_json(text)
     return {
         "name": experiment.name,
         "prop": experiment.prop,
@@ -67,7 +60,9 @@ def skip_reason(status_path: str | Path | None) -> str | None:
 def evaluate_rows(rows: list[dict], settings: dict) -> dict:
     """Return the point metrics and the bootstrap intervals of validated prediction rows."""
     predictions = metrics.predictions_from_rows(rows)
-    indices = metrics.bootstrap_indices(predictions.n, settings["bootstrap_resamples"], settings["bootstrap_seed"])
+    indices = metrics.bootstrap_indices(
+        predictions.n, settings["bootstrap_resamples"], settings["bootstrap_seed"]
+    )
     return {
         **metrics.point_metrics(predictions, settings["ece_bins"]),
         "invalid_policy": INVALID_POLICY,
@@ -88,7 +83,9 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--settings", default="{}", help="JSON of config `evaluate`")
     parser.add_argument("--output", required=True, help="metrics JSON to write")
     parser.add_argument("--method", default="finetuned", choices=METHODS)
-    parser.add_argument("--status", default=None, help='sidecar JSON {"skipped": reason|null} of the predictions')
+    parser.add_argument(
+        "--status", default=None, help='sidecar JSON {"skipped": reason|null} of the predictions'
+    )
     return parser.parse_args(argv)
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -99,6 +100,14 @@ def parse_experiments(entries: Iterable[Mapping]) -> list[Experiment]:
     if not experiments:
         raise ExperimentConfigError("experiments is empty")
     return experiments
+
+
+def parse_experiment_json(text: str, flag: str = "--experiment") -> Experiment:
+    """Return the experiment of a command-line JSON {name, prop, variant, gamma}, checked like the config."""
+    entry = json.loads(text)
+    if not isinstance(entry, dict):
+        raise ExperimentConfigError(f"{flag} must be a JSON object, got {text!r}")
+    return parse_experiments([entry])[0]
 
 
 def find_baseline(experiments: Iterable[Experiment]) -> Experiment | None:

@@ -23,7 +23,8 @@ from scipy import stats
 import experiments as grid
 import metrics
 from evaluate import parse_settings
-from prediction_files import check_same_papers, read_predictions, write_json, write_text
+from json_files import write_json, write_text
+from prediction_files import check_same_papers, read_predictions
 
 RATE = "predicted_acceptance_rate"
 PRIORSHIFT_METRICS = ("predicted_acceptance_rate", "accuracy", "f1", "roc_auc")
@@ -75,7 +76,9 @@ class Run:
         return grid.proportion_denominator(self.prop)
 
 
-def load_runs(rows: list[dict], predictions_dir: Path, resamples: int, seed: int) -> tuple[dict[str, Run], np.ndarray]:
+def load_runs(
+    rows: list[dict], predictions_dir: Path, resamples: int, seed: int
+) -> tuple[dict[str, Run], np.ndarray]:
     """Return ({name: Run} of the fine-tuned rows, bootstrap indices), checking all share one test set."""
     runs: dict[str, Run] = {}
     first_path, first_rows, indices = None, None, None
@@ -144,7 +147,9 @@ def rank_trend(x: list[float], rates: np.ndarray, rates_resampled: np.ndarray, c
 def series_test(runs: list[Run], x: list[float], sign: int, confidence: float) -> dict:
     """Return the points, steps, end-to-end difference, rank trend and verdict of runs ordered by x."""
     overall = paired_difference(runs[-1], runs[0], confidence)
-    trend = rank_trend(x, np.array([run.rate for run in runs]), np.stack([run.rate_resampled for run in runs]), confidence)
+    trend = rank_trend(
+        x, np.array([run.rate for run in runs]), np.stack([run.rate_resampled for run in runs]), confidence
+    )
     verdict = direction_verdict(overall["ci"], sign)
     rho = trend["spearman_rho"]
     if verdict == SUPPORTED and not (rho is not None and rho * sign > 0):
@@ -156,8 +161,12 @@ def series_test(runs: list[Run], x: list[float], sign: int, confidence: float) -
     return {
         "note": note,
         "points": [
-            {"name": run.name, "x": value, "rate": run.rate,
-             "ci": metrics.percentile_interval(run.rate_resampled, confidence)}
+            {
+                "name": run.name,
+                "x": value,
+                "rate": run.rate,
+                "ci": metrics.percentile_interval(run.rate_resampled, confidence),
+            }
             for run, value in zip(runs, x, strict=True)
         ],
         "steps": [paired_difference(b, a, confidence) for a, b in zip(runs, runs[1:], strict=False)],
@@ -174,20 +183,27 @@ def combine(groups: list[dict], what: str) -> tuple[str, str]:
     by_verdict: dict[str, list[str]] = {}
     for group in groups:
         by_verdict.setdefault(group["verdict"], []).append(group["group"])
-    parts = [f"{verdict} for {len(names)} of {len(groups)} ({', '.join(names)})" for verdict, names in by_verdict.items()]
+    parts = [
+        f"{verdict} for {len(names)} of {len(groups)} ({', '.join(names)})"
+        for verdict, names in by_verdict.items()
+    ]
     verdict = next(iter(by_verdict)) if len(by_verdict) == 1 else UNCLEAR
     return verdict, "; ".join(parts)
 
 
 def gamma_series(runs: dict[str, Run], variant: str, prop: str, baseline: Run | None) -> list[Run]:
     """Return the variant's runs at prop by increasing gamma, led by the baseline (gamma 1) when it shares prop."""
-    series = sorted((r for r in runs.values() if r.variant == variant and r.prop == prop), key=lambda r: r.gamma)
+    series = sorted(
+        (r for r in runs.values() if r.variant == variant and r.prop == prop), key=lambda r: r.gamma
+    )
     if baseline is not None and baseline.prop == prop and series:
         series = [baseline, *series]
     return series
 
 
-def gamma_hypothesis(runs: dict[str, Run], variant: str, sign: int, baseline: Run | None, confidence: float) -> dict:
+def gamma_hypothesis(
+    runs: dict[str, Run], variant: str, sign: int, baseline: Run | None, confidence: float
+) -> dict:
     """Return H1 (variant accept, sign +1) or H2 (variant reject, sign -1): per proportion, rate vs gamma."""
     groups = []
     props = sorted({r.prop for r in runs.values() if r.variant == variant}, key=grid.proportion_denominator)
@@ -210,13 +226,26 @@ def gamma_hypothesis(runs: dict[str, Run], variant: str, sign: int, baseline: Ru
 def mix_hypothesis(runs: dict[str, Run], confidence: float) -> dict:
     """Return H3: per (variant, gamma), the rate against N of the accept fraction 1/N (expected to fall)."""
     groups = []
-    keys = sorted({(r.variant, r.gamma) for r in runs.values()}, key=lambda k: (grid.VARIANTS.index(k[0]), k[1]))
+    keys = sorted(
+        {(r.variant, r.gamma) for r in runs.values()}, key=lambda k: (grid.VARIANTS.index(k[0]), k[1])
+    )
     for variant, gamma in keys:
-        series = sorted((r for r in runs.values() if (r.variant, r.gamma) == (variant, gamma)), key=lambda r: r.denominator)
+        series = sorted(
+            (r for r in runs.values() if (r.variant, r.gamma) == (variant, gamma)),
+            key=lambda r: r.denominator,
+        )
         if len(series) >= 2:
             tested = series_test(series, [r.denominator for r in series], -1, confidence)
             group = f"{variant} gamma {grid.format_gamma(gamma)}"
-            groups.append({"group": group, "variant": variant, "gamma": gamma, "x": "N of accept fraction 1/N", **tested})
+            groups.append(
+                {
+                    "group": group,
+                    "variant": variant,
+                    "gamma": gamma,
+                    "x": "N of accept fraction 1/N",
+                    **tested,
+                }
+            )
     verdict, summary = combine(groups, "variant and gamma")
     return {
         "statement": "reject-heavy training data (smaller accept fraction) lowers the predicted acceptance rate",
@@ -240,7 +269,9 @@ def interaction_hypothesis(runs: dict[str, Run], baseline: Run | None, confidenc
     planned = []
     for variant in ("accept", "reject"):
         levels = {}
-        for prop in sorted({r.prop for r in runs.values() if r.variant == variant}, key=grid.proportion_denominator):
+        for prop in sorted(
+            {r.prop for r in runs.values() if r.variant == variant}, key=grid.proportion_denominator
+        ):
             levels[prop] = {r.gamma: r for r in gamma_series(runs, variant, prop, baseline)}
         candidates = [prop for prop, by_gamma in levels.items() if len(by_gamma) >= 2]
         if len(candidates) < 2:
@@ -257,23 +288,27 @@ def interaction_hypothesis(runs: dict[str, Run], baseline: Run | None, confidenc
         slope, slope_resampled = slope_per_doubling([levels[prop][g] for g in shared])
         ref_slope, ref_resampled = slope_per_doubling([levels[reference][g] for g in shared])
         ci = metrics.percentile_interval(slope_resampled - ref_resampled, adjusted)
-        comparisons.append({
-            "variant": variant,
-            "prop": prop,
-            "reference_prop": reference,
-            "gammas": shared,
-            "slope_per_doubling": slope,
-            "slope_ci": metrics.percentile_interval(slope_resampled, confidence),
-            "reference_slope_per_doubling": ref_slope,
-            "reference_slope_ci": metrics.percentile_interval(ref_resampled, confidence),
-            "difference": slope - ref_slope,
-            "ci": ci,
-            "differs": ci is not None and (ci[0] > 0 or ci[1] < 0),
-        })
+        comparisons.append(
+            {
+                "variant": variant,
+                "prop": prop,
+                "reference_prop": reference,
+                "gammas": shared,
+                "slope_per_doubling": slope,
+                "slope_ci": metrics.percentile_interval(slope_resampled, confidence),
+                "reference_slope_per_doubling": ref_slope,
+                "reference_slope_ci": metrics.percentile_interval(ref_resampled, confidence),
+                "difference": slope - ref_slope,
+                "ci": ci,
+                "differs": ci is not None and (ci[0] > 0 or ci[1] < 0),
+            }
+        )
     if not comparisons:
         verdict, summary = UNCLEAR, "no two proportions share two gamma levels of a variant"
     else:
-        differing = [f"{c['variant']} {c['prop']} vs {c['reference_prop']}" for c in comparisons if c["differs"]]
+        differing = [
+            f"{c['variant']} {c['prop']} vs {c['reference_prop']}" for c in comparisons if c["differs"]
+        ]
         verdict = SUPPORTED if differing else NOT_SUPPORTED
         summary = (
             f"{len(differing)} of {len(comparisons)} slope differences exclude 0"
@@ -303,8 +338,9 @@ def resampled_with_auc_cache(predictions: metrics.Predictions, indices: np.ndarr
     return values
 
 
-def compare_priorshift(run: Run, priorshift: metrics.Predictions, indices: np.ndarray, confidence: float,
-                       auc_cache: dict) -> dict:
+def compare_priorshift(
+    run: Run, priorshift: metrics.Predictions, indices: np.ndarray, confidence: float, auc_cache: dict
+) -> dict:
     """Return fine-tuned - prior-shift differences of PRIORSHIFT_METRICS with paired CIs, and the verdict.
 
     The CIs are Bonferroni-adjusted for the number of metrics: the verdict "beyond" is claimed if any excludes 0.
@@ -333,8 +369,14 @@ def compare_priorshift(run: Run, priorshift: metrics.Predictions, indices: np.nd
     }
 
 
-def priorshift_comparisons(runs: dict[str, Run], table: list[dict], priorshift_dir: Path, indices: np.ndarray,
-                    confidence: float, baseline: Run | None) -> dict:
+def priorshift_comparisons(
+    runs: dict[str, Run],
+    table: list[dict],
+    priorshift_dir: Path,
+    indices: np.ndarray,
+    confidence: float,
+    baseline: Run | None,
+) -> dict:
     """Return the prior-shift comparisons, or why they are absent (skipped counterparts, no baseline)."""
     rows = {row["name"]: row for row in table if row["method"] == "priorshift"}
     comparisons, absent, auc_cache = [], [], {}
@@ -364,7 +406,10 @@ def priorshift_comparisons(runs: dict[str, Run], table: list[dict], priorshift_d
 
 def metrics_rows_of(run: Run) -> list[dict]:
     """Return id/label rows of a run, for check_same_papers."""
-    return [{"id": i, "label": label} for i, label in zip(run.predictions.ids, run.predictions.labels, strict=True)]
+    return [
+        {"id": i, "label": label}
+        for i, label in zip(run.predictions.ids, run.predictions.labels, strict=True)
+    ]
 
 
 def fmt(value: float | None, digits: int = 3) -> str:
@@ -391,10 +436,18 @@ def markdown(result: dict) -> str:
         "| --- | --- | --- | --- |",
     ]
     for key, hypothesis in result["hypotheses"].items():
-        lines.append(f"| {key} | {hypothesis['statement']} | **{hypothesis['verdict']}** | {hypothesis['summary']} |")
+        lines.append(
+            f"| {key} | {hypothesis['statement']} | **{hypothesis['verdict']}** | {hypothesis['summary']} |"
+        )
     for key in ("H1", "H2", "H3"):
         hypothesis = result["hypotheses"][key]
-        lines += ["", f"## {key}: {hypothesis['statement']}", "", f"Verdict: **{hypothesis['verdict']}**.", ""]
+        lines += [
+            "",
+            f"## {key}: {hypothesis['statement']}",
+            "",
+            f"Verdict: **{hypothesis['verdict']}**.",
+            "",
+        ]
         for group in hypothesis["groups"]:
             trend, overall = group["trend"], group["overall"]
             lines += [
@@ -402,7 +455,8 @@ def markdown(result: dict) -> str:
                 "",
                 f"x = {group['x']}. First to last level: {fmt(overall['difference'])} {fmt_ci(overall['ci'])}; "
                 f"Spearman rho {fmt(trend['spearman_rho'], 2)} (bootstrap CI {fmt_ci(trend['spearman_ci'])}), "
-                f"Kendall tau {fmt(trend['kendall_tau'], 2)}." + (f" Note: {group['note']}." if group["note"] else ""),
+                f"Kendall tau {fmt(trend['kendall_tau'], 2)}."
+                + (f" Note: {group['note']}." if group["note"] else ""),
                 "",
                 "| experiment | x | predicted acceptance rate | CI | change from previous | CI |",
                 "| --- | --- | --- | --- | --- | --- |",
@@ -435,7 +489,10 @@ def markdown(result: dict) -> str:
     shift = result["priorshift"]
     lines += ["", "## Fine-tuned vs prior-shift counterpart (issue 9)", ""]
     if shift["note"]:
-        lines += [f"Prior-shift counterparts absent for {len(shift['absent'])} experiment(s): {shift['note']}.", ""]
+        lines += [
+            f"Prior-shift counterparts absent for {len(shift['absent'])} experiment(s): {shift['note']}.",
+            "",
+        ]
     if shift["comparisons"]:
         header = " | ".join(f"Δ {name} [CI]" for name in PRIORSHIFT_METRICS)
         lines += [
@@ -461,7 +518,9 @@ def run_hypotheses(table: list[dict], predictions_dir: Path, priorshift_dir: Pat
     finetuned = [row for row in table if row["method"] == "finetuned" and not row.get("skipped")]
     if not finetuned:
         raise ValueError("the metrics table has no fine-tuned experiment")
-    runs, indices = load_runs(finetuned, predictions_dir, settings["bootstrap_resamples"], settings["bootstrap_seed"])
+    runs, indices = load_runs(
+        finetuned, predictions_dir, settings["bootstrap_resamples"], settings["bootstrap_seed"]
+    )
     confidence = settings["confidence"]
     baseline = next((run for run in runs.values() if run.variant == "baseline"), None)
     return {
@@ -480,7 +539,9 @@ def run_hypotheses(table: list[dict], predictions_dir: Path, priorshift_dir: Pat
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--all-metrics", required=True, help="results/metrics/all_metrics.json")
     parser.add_argument("--predictions-dir", required=True, help="folder of the fine-tuned {name}.jsonl")
     parser.add_argument("--priorshift-dir", required=True, help="folder of the prior-shift {name}.jsonl")

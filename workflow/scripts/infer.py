@@ -9,7 +9,6 @@ when P(Accept) >= threshold. Generate mode: greedy decoding, parsed by its leadi
 from __future__ import annotations
 
 import argparse
-import json
 import re
 import sys
 import time
@@ -21,7 +20,9 @@ import torch
 from tqdm import tqdm
 
 from chat_files import read_chat_set
-from prediction_files import write_jsonl
+from config_sections import parse_section
+from json_files import write_jsonl
+from prediction_files import thresholded_rows
 
 ANSWERS = ("Accept", "Reject")
 DEFAULT_SETTINGS = {
@@ -41,13 +42,7 @@ class InferenceInputError(ValueError):
 
 def parse_settings(text: str) -> dict:
     """Return the infer settings (defaults filled in), raising InferenceInputError naming a bad key."""
-    given = json.loads(text)
-    if not isinstance(given, dict):
-        raise InferenceInputError(f"infer settings must be a JSON object, got {text!r}")
-    unknown = sorted(set(given) - set(DEFAULT_SETTINGS))
-    if unknown:
-        raise InferenceInputError(f"infer settings: unknown keys {unknown}; known: {sorted(DEFAULT_SETTINGS)}")
-    settings = {**DEFAULT_SETTINGS, **given}
+    settings = parse_section(text, DEFAULT_SETTINGS, "infer", InferenceInputError)
     if settings["mode"] not in ("score", "generate"):
         raise InferenceInputError(f"infer.mode = {settings['mode']!r} is not 'score' or 'generate'")
     if not 0.0 <= float(settings["threshold"]) <= 1.0:
@@ -56,7 +51,9 @@ def parse_settings(text: str) -> dict:
         if isinstance(settings[key], bool) or not isinstance(settings[key], int) or settings[key] < 1:
             raise InferenceInputError(f"infer.{key} = {settings[key]!r} must be an integer >= 1")
     max_length = settings["max_length"]
-    if max_length is not None and (isinstance(max_length, bool) or not isinstance(max_length, int) or max_length < 1):
+    if max_length is not None and (
+        isinstance(max_length, bool) or not isinstance(max_length, int) or max_length < 1
+    ):
         raise InferenceInputError(f"infer.max_length = {max_length!r} must be null or an integer >= 1")
     return settings
 
@@ -81,7 +78,9 @@ def answer_token_ids(tokenizer) -> list[list[int]]:
     for answer in ANSWERS:
         full_ids = tokenizer(prompt + answer, add_special_tokens=False)["input_ids"]
         if full_ids[: len(prompt_ids)] != prompt_ids:
-            raise InferenceInputError(f"the tokenizer merges {answer!r} into the end of the generation prompt")
+            raise InferenceInputError(
+                f"the tokenizer merges {answer!r} into the end of the generation prompt"
+            )
         if len(full_ids) == len(prompt_ids):
             raise InferenceInputError(f"the tokenizer turns {answer!r} into no tokens")
         ids.append(full_ids[len(prompt_ids) :])
@@ -90,8 +89,9 @@ def answer_token_ids(tokenizer) -> list[list[int]]:
     return ids
 
 
-def check_lengths(papers: Sequence[dict], prompt_ids: Sequence[list[int]], extra_tokens: int, max_length: int,
-                  test_file) -> None:
+def check_lengths(
+    papers: Sequence[dict], prompt_ids: Sequence[list[int]], extra_tokens: int, max_length: int, test_file
+) -> None:
     """Raise InferenceInputError naming the first paper whose prompt + answer exceeds max_length tokens."""
     for paper, ids in zip(papers, prompt_ids, strict=True):
         if len(ids) + extra_tokens > max_length:
@@ -120,7 +120,9 @@ def right_padded(sequences: Sequence[list[int]], pad_id: int, device) -> tuple[t
 
 
 @torch.no_grad()
-def answer_log_probs(model, prompts: Sequence[list[int]], answers: Sequence[list[int]], pad_id: int) -> np.ndarray:
+def answer_log_probs(
+    model, prompts: Sequence[list[int]], answers: Sequence[list[int]], pad_id: int
+) -> np.ndarray:
     """Return (n_prompts, n_answers) log P(answer | prompt), summing the answer's teacher-forced token log-probs.
 
     Right padding with causal attention leaves every real position exactly as it is unpadded, and only the
@@ -130,13 +132,19 @@ def answer_log_probs(model, prompts: Sequence[list[int]], answers: Sequence[list
     device = next(model.parameters()).device
     decoder, output_layer = model.get_decoder(), model.get_output_embeddings()
     # answers of one token share a single prefill; longer ones need their own teacher-forced pass each
-    groups = [list(range(len(answers)))] if all(len(a) == 1 for a in answers) else [[a] for a in range(len(answers))]
+    groups = (
+        [list(range(len(answers)))]
+        if all(len(a) == 1 for a in answers)
+        else [[a] for a in range(len(answers))]
+    )
     log_probs = np.zeros((len(prompts), len(answers)))
     for group in groups:
         forced = answers[group[0]][:-1]
         inputs = [list(prompt) + list(forced) for prompt in prompts]
         input_ids, attention_mask = right_padded(inputs, pad_id, device)
-        hidden = decoder(input_ids=input_ids, attention_mask=attention_mask, use_cache=False).last_hidden_state
+        hidden = decoder(
+            input_ids=input_ids, attention_mask=attention_mask, use_cache=False
+        ).last_hidden_state
         n_answer_tokens = len(forced) + 1
         # position len(prompt) - 1 + j predicts answer token j
         starts = torch.tensor([len(prompt) - 1 for prompt in prompts], device=device)
@@ -155,8 +163,14 @@ def p_accept_of(log_probs: np.ndarray) -> np.ndarray:
     return torch.softmax(torch.from_numpy(log_probs), dim=1)[:, 0].numpy()
 
 
-def score_papers(model, prompt_ids: Sequence[list[int]], answers: Sequence[list[int]], pad_id: int,
-                 batch_size: int, progress: tqdm | None = None) -> np.ndarray:
+def score_papers(
+    model,
+    prompt_ids: Sequence[list[int]],
+    answers: Sequence[list[int]],
+    pad_id: int,
+    batch_size: int,
+    progress: tqdm | None = None,
+) -> np.ndarray:
     """Return P(Accept) of every prompt, in input order, computed in length-sorted batches."""
     p_accept = np.zeros(len(prompt_ids))
     for batch in length_sorted_batches([len(ids) for ids in prompt_ids], batch_size):
@@ -176,8 +190,15 @@ def parse_answer(text: str | None) -> str:
 
 
 @torch.no_grad()
-def generate_answers(model, tokenizer, prompt_ids: Sequence[list[int]], batch_size: int, max_new_tokens: int,
-                     pad_id: int, progress: tqdm | None = None) -> list[str]:
+def generate_answers(
+    model,
+    tokenizer,
+    prompt_ids: Sequence[list[int]],
+    batch_size: int,
+    max_new_tokens: int,
+    pad_id: int,
+    progress: tqdm | None = None,
+) -> list[str]:
     """Return the greedy continuation of every prompt (special tokens dropped), in input order."""
     from transformers import GenerationConfig
 
@@ -199,7 +220,9 @@ def generate_answers(model, tokenizer, prompt_ids: Sequence[list[int]], batch_si
             input_ids[row, width - len(ids) :] = torch.tensor(ids, dtype=torch.long)
             attention_mask[row, width - len(ids) :] = 1
         output = model.generate(
-            input_ids=input_ids.to(device), attention_mask=attention_mask.to(device), generation_config=generation
+            input_ids=input_ids.to(device),
+            attention_mask=attention_mask.to(device),
+            generation_config=generation,
         )
         texts = tokenizer.batch_decode(output[:, width:], skip_special_tokens=True)
         for index, text in zip(batch, texts, strict=True):
@@ -226,9 +249,13 @@ def load_model(model_dir: str | Path, trust_remote_code: bool):
             model_dir, dtype=dtype, trust_remote_code=trust_remote_code
         ).merge_and_unload()
     elif (model_dir / "config.json").exists():
-        model = AutoModelForCausalLM.from_pretrained(model_dir, dtype=dtype, trust_remote_code=trust_remote_code)
+        model = AutoModelForCausalLM.from_pretrained(
+            model_dir, dtype=dtype, trust_remote_code=trust_remote_code
+        )
     else:
-        raise InferenceInputError(f"{model_dir} holds neither config.json (full weights) nor adapter_config.json (LoRA)")
+        raise InferenceInputError(
+            f"{model_dir} holds neither config.json (full weights) nor adapter_config.json (LoRA)"
+        )
     tokenizer = AutoTokenizer.from_pretrained(model_dir, trust_remote_code=trust_remote_code)
     return model.to(device).eval(), tokenizer
 
@@ -238,7 +265,9 @@ def pad_token_id(tokenizer) -> int:
     for candidate in (tokenizer.pad_token_id, tokenizer.eos_token_id):
         if candidate is not None:
             return int(candidate)
-    raise InferenceInputError(f"the tokenizer of {tokenizer.name_or_path!r} has neither a pad nor an eos token")
+    raise InferenceInputError(
+        f"the tokenizer of {tokenizer.name_or_path!r} has neither a pad nor an eos token"
+    )
 
 
 def predict(model, tokenizer, papers: Sequence[dict], settings: dict, test_file="test set") -> list[dict]:
@@ -251,30 +280,31 @@ def predict(model, tokenizer, papers: Sequence[dict], settings: dict, test_file=
     if max_length is not None:
         check_lengths(papers, prompt_ids, extra_tokens, int(max_length), test_file)
     pad_id = pad_token_id(tokenizer)
-    with tqdm(total=len(papers), desc=f"infer ({settings['mode']})", unit="paper", file=sys.stderr) as progress:
+    with tqdm(
+        total=len(papers), desc=f"infer ({settings['mode']})", unit="paper", file=sys.stderr
+    ) as progress:
         if score:
             p_accept = score_papers(model, prompt_ids, answers, pad_id, settings["batch_size"], progress)
-            return [
-                {
-                    "id": paper["id"],
-                    "label": paper["label"],
-                    "pred": "Accept" if p >= settings["threshold"] else "Reject",
-                    "p_accept": float(p),
-                    "raw_answer": None,
-                }
-                for paper, p in zip(papers, p_accept, strict=True)
-            ]
+            return thresholded_rows(papers, p_accept, settings["threshold"])
         texts = generate_answers(
             model, tokenizer, prompt_ids, settings["batch_size"], settings["max_new_tokens"], pad_id, progress
         )
     return [
-        {"id": paper["id"], "label": paper["label"], "pred": parse_answer(text), "p_accept": None, "raw_answer": text}
+        {
+            "id": paper["id"],
+            "label": paper["label"],
+            "pred": parse_answer(text),
+            "p_accept": None,
+            "raw_answer": text,
+        }
         for paper, text in zip(papers, texts, strict=True)
     ]
 
 
 def parse_args(argv=None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--model", required=True, help="results/models/{exp}: full weights or a LoRA adapter")
     parser.add_argument("--test-file", required=True, help="chat test set JSONL (results/data/test.jsonl)")
     parser.add_argument("--settings", default="{}", help="JSON of config `infer` (+ trust_remote_code)")

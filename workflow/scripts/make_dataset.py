@@ -4,10 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
-import tempfile
-from pathlib import Path
 
 import numpy as np
 
@@ -15,6 +12,8 @@ import experiments
 import prompts
 import sampling
 import sources
+from config_sections import merge_section
+from json_files import write_jsonl, write_text
 from labels import ACCEPT, REJECT
 
 DEFAULT_SETTINGS = {
@@ -42,10 +41,7 @@ MAX_SHOWN = 5
 
 def merge_settings(given: dict) -> dict:
     """Return DEFAULT_SETTINGS updated with given, raising ValueError on an unknown key or a bad value."""
-    unknown = sorted(set(given) - set(DEFAULT_SETTINGS) - IGNORED_KEYS)
-    if unknown:
-        raise ValueError(f"unknown data setting(s) {unknown}; known: {sorted(DEFAULT_SETTINGS)}")
-    settings = {**DEFAULT_SETTINGS, **{k: v for k, v in given.items() if k in DEFAULT_SETTINGS}}
+    settings = merge_section(given, DEFAULT_SETTINGS, "data", ignored=IGNORED_KEYS)
     if isinstance(settings["text_fields"], str):
         settings["text_fields"] = [settings["text_fields"]]
     if not settings["text_fields"]:
@@ -170,20 +166,6 @@ def dataset_stats(
     }
 
 
-def write_atomically(path: str | Path, text: str) -> None:
-    """Write text to path through a temp file in the same folder, so no half-written file is ever seen."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(handle, "w", encoding="utf-8") as out:
-            out.write(text)
-        os.replace(temp, path)
-    except BaseException:
-        Path(temp).unlink(missing_ok=True)
-        raise
-
-
 def make_dataset(
     split: str,
     source: str,
@@ -238,9 +220,8 @@ def main(argv=None) -> int:
     except (ValueError, json.JSONDecodeError) as error:
         print(f"make_dataset: error: {error}", file=sys.stderr)
         return 2
-    lines = "".join(json.dumps(example, ensure_ascii=False) + "\n" for example in examples)
-    write_atomically(args.output, lines)
-    write_atomically(args.stats, json.dumps(stats, indent=2, sort_keys=True) + "\n")
+    write_jsonl(args.output, examples)
+    write_text(args.stats, json.dumps(stats, indent=2, sort_keys=True) + "\n")
     print(
         f"make_dataset: {args.split} {args.prop or ''} wrote {stats['n_examples']} examples "
         f"(accept fraction {stats['accept_fraction']:.4f}, {stats['n_truncated']} truncated) to {args.output}",

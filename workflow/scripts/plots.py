@@ -105,7 +105,10 @@ def gamma_curves(rows: list[dict], metric: str) -> list[Curve]:
     for method in ("finetuned", "priorshift"):
         method_rows = usable(rows, method)
         for variant in ("accept", "reject"):
-            props = sorted({row["prop"] for row in method_rows if row["variant"] == variant}, key=grid.proportion_denominator)
+            props = sorted(
+                {row["prop"] for row in method_rows if row["variant"] == variant},
+                key=grid.proportion_denominator,
+            )
             for prop in props:
                 points = sorted(
                     (row for row in method_rows if row["variant"] == variant and row["prop"] == prop),
@@ -143,8 +146,22 @@ def skipped_note(rows: list[dict], method: str) -> str | None:
     return "; ".join(reasons) if reasons else None
 
 
-def draw_gamma_figure(rows: list[dict], metric: str, reference: float | None, reference_label: str,
-                      confidence: float = 0.95):
+def plot_curve(axis, curve: Curve, **style) -> None:
+    """Draw curve on axis in its own color, line style, marker and label; style adds matplotlib keywords."""
+    axis.plot(
+        curve.x,
+        curve.y,
+        color=curve.color,
+        linestyle=curve.linestyle,
+        marker=curve.marker,
+        label=curve.label,
+        **style,
+    )
+
+
+def draw_gamma_figure(
+    rows: list[dict], metric: str, reference: float | None, reference_label: str, confidence: float = 0.95
+):
     """Return a two-panel figure (accept-weighted | reject-weighted) of metric against gamma."""
     curves = gamma_curves(rows, metric)
     figure = Figure(figsize=WIDE, dpi=DPI, layout="constrained")
@@ -152,8 +169,7 @@ def draw_gamma_figure(rows: list[dict], metric: str, reference: float | None, re
     gammas = sorted({x for curve in curves for x in curve.x})
     for axis, variant in zip(axes, ("accept", "reject"), strict=True):
         for curve in (c for c in curves if c.panel == variant):
-            axis.plot(curve.x, curve.y, color=curve.color, linestyle=curve.linestyle, marker=curve.marker,
-                      label=curve.label)
+            plot_curve(axis, curve)
             if curve.lo:
                 axis.fill_between(curve.x, curve.lo, curve.hi, color=curve.color, alpha=0.15, linewidth=0)
         if reference is not None:
@@ -189,7 +205,9 @@ def heatmap_matrix(rows: list[dict], metric: str) -> tuple[list[str], list[tuple
     )
     values = np.full((len(props), len(columns)), np.nan)
     for row in finetuned:
-        values[props.index(row["prop"]), columns.index((row["variant"], float(row["gamma"])))] = _value(row, metric)
+        values[props.index(row["prop"]), columns.index((row["variant"], float(row["gamma"])))] = _value(
+            row, metric
+        )
     return props, columns, values
 
 
@@ -200,15 +218,24 @@ def draw_heatmap(rows: list[dict], metric: str):
     axis = figure.subplots()
     image = axis.imshow(np.ma.masked_invalid(values), cmap="viridis", aspect="auto", vmin=0.0, vmax=1.0)
     axis.set_facecolor("#DDDDDD")  # experiments that were not run
-    axis.set_xticks(range(len(columns)), [f"{v}\ngamma {grid.format_gamma(g)}" for v, g in columns], fontsize=8)
+    axis.set_xticks(
+        range(len(columns)), [f"{v}\ngamma {grid.format_gamma(g)}" for v, g in columns], fontsize=8
+    )
     axis.set_yticks(range(len(props)), [prop_label(p) for p in props])
     axis.set_xlabel("variant and gamma")
     axis.set_ylabel("training mix")
     for (i, j), value in np.ndenumerate(values):
         if np.isfinite(value):
             # dark text on the bright end of viridis, white on the dark end
-            axis.text(j, i, f"{value:.2f}", ha="center", va="center", fontsize=9,
-                      color="black" if value > 0.6 else "white")
+            axis.text(
+                j,
+                i,
+                f"{value:.2f}",
+                ha="center",
+                va="center",
+                fontsize=9,
+                color="black" if value > 0.6 else "white",
+            )
     figure.colorbar(image, ax=axis, label=METRIC_LABELS[metric])
     axis.set_title(f"Fine-tuned {METRIC_LABELS[metric]} by training mix, variant and gamma (grey: not run)")
     return figure
@@ -221,9 +248,13 @@ def precision_recall_points(rows: list[dict]) -> list[Curve]:
     for method in ("finetuned", "tfidf_logreg"):
         method_rows = usable(rows, method)
         for variant in grid.VARIANTS:
-            for prop in sorted({r["prop"] for r in method_rows if r["variant"] == variant}, key=grid.proportion_denominator):
-                points = sorted((r for r in method_rows if r["variant"] == variant and r["prop"] == prop),
-                                key=lambda r: r["gamma"])
+            for prop in sorted(
+                {r["prop"] for r in method_rows if r["variant"] == variant}, key=grid.proportion_denominator
+            ):
+                points = sorted(
+                    (r for r in method_rows if r["variant"] == variant and r["prop"] == prop),
+                    key=lambda r: r["gamma"],
+                )
                 curves.append(
                     Curve(
                         label=f"{METHOD_LABELS[method]}, {variant}, {prop_label(prop)}",
@@ -244,8 +275,7 @@ def draw_precision_recall(rows: list[dict]):
     figure = Figure(figsize=SQUARE, dpi=DPI, layout="constrained")
     axis = figure.subplots()
     for curve in precision_recall_points(rows):
-        axis.plot(curve.x, curve.y, color=curve.color, linestyle=curve.linestyle, marker=curve.marker,
-                  label=curve.label, alpha=1.0 if curve.panel == "finetuned" else 0.7)
+        plot_curve(axis, curve, alpha=1.0 if curve.panel == "finetuned" else 0.7)
         if curve.panel == "finetuned":
             for x, y, note in zip(curve.x, curve.y, curve.notes, strict=True):
                 if np.isfinite(x) and np.isfinite(y):
@@ -311,8 +341,15 @@ def calibration_curves(rows: list[dict], predictions: dict[str, list[dict]], n_b
     return curves
 
 
-def draw_panels(rows: list[dict], curves: list[Curve], title: str, xlabel: str, ylabel: str, empty_note: str,
-                diagonal: bool = False):
+def draw_panels(
+    rows: list[dict],
+    curves: list[Curve],
+    title: str,
+    xlabel: str,
+    ylabel: str,
+    empty_note: str,
+    diagonal: bool = False,
+):
     """Return a grid of one panel per proportion with its curves (a note in each empty panel)."""
     props = panel_props(rows) or [""]
     n_columns = 2 if len(props) > 1 else 1
@@ -326,14 +363,24 @@ def draw_panels(rows: list[dict], curves: list[Curve], title: str, xlabel: str, 
         prop = props[index]
         panel = [curve for curve in curves if curve.panel == prop]
         for curve in panel:
-            axis.plot(curve.x, curve.y, color=curve.color, linestyle=curve.linestyle, marker=curve.marker,
-                      markersize=4, label=curve.label)
+            plot_curve(axis, curve, markersize=4)
         if diagonal:
-            axis.plot([0, 1], [0, 1], color="#999999", linestyle=":", linewidth=1, label="perfect calibration")
+            axis.plot(
+                [0, 1], [0, 1], color="#999999", linestyle=":", linewidth=1, label="perfect calibration"
+            )
             axis.set_xlim(0, 1)
             axis.set_ylim(0, 1)
         if not panel:
-            axis.text(0.5, 0.5, empty_note, ha="center", va="center", transform=axis.transAxes, fontsize=9, wrap=True)
+            axis.text(
+                0.5,
+                0.5,
+                empty_note,
+                ha="center",
+                va="center",
+                transform=axis.transAxes,
+                fontsize=9,
+                wrap=True,
+            )
         axis.set_title(prop_label(prop) if prop else "")
         axis.set_xlabel(xlabel)
         axis.set_ylabel(ylabel)
@@ -369,8 +416,13 @@ def draw_calibration(rows: list[dict], predictions: dict[str, list[dict]], n_bin
     )
 
 
-def build_figures(rows: list[dict], summaries: dict[str, dict], predictions: dict[str, list[dict]],
-                  n_bins: int, confidence: float = 0.95) -> dict[str, Figure]:
+def build_figures(
+    rows: list[dict],
+    summaries: dict[str, dict],
+    predictions: dict[str, list[dict]],
+    n_bins: int,
+    confidence: float = 0.95,
+) -> dict[str, Figure]:
     """Return {file name: Figure} of every plot."""
     reference = true_acceptance_rate(rows)
     figures = {
@@ -378,7 +430,10 @@ def build_figures(rows: list[dict], summaries: dict[str, dict], predictions: dic
             rows, "predicted_acceptance_rate", reference, "true test acceptance rate", confidence
         ),
         "accuracy_vs_gamma.png": draw_gamma_figure(
-            rows, "accuracy", None if reference is None else max(reference, 1 - reference), "majority-class accuracy",
+            rows,
+            "accuracy",
+            None if reference is None else max(reference, 1 - reference),
+            "majority-class accuracy",
             confidence,
         ),
         "precision_recall.png": draw_precision_recall(rows),
@@ -416,12 +471,18 @@ def read_summaries(model_dirs: list[str]) -> dict[str, dict]:
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--all-metrics", required=True, help="results/metrics/all_metrics.json")
     parser.add_argument("--predictions-dir", required=True, help="folder of the fine-tuned {name}.jsonl")
-    parser.add_argument("--model-dirs", nargs="*", default=[], help="results/models/{name} folders (train_summary.json)")
+    parser.add_argument(
+        "--model-dirs", nargs="*", default=[], help="results/models/{name} folders (train_summary.json)"
+    )
     parser.add_argument("--ece-bins", type=int, default=10, help="calibration bins (evaluate.ece_bins)")
-    parser.add_argument("--confidence", type=float, default=0.95, help="level of the CI bands (evaluate.confidence)")
+    parser.add_argument(
+        "--confidence", type=float, default=0.95, help="level of the CI bands (evaluate.confidence)"
+    )
     parser.add_argument("--outdir", required=True)
     args = parser.parse_args(argv)
     rows = json.loads(Path(args.all_metrics).read_text())
@@ -429,7 +490,9 @@ def main(argv=None) -> int:
         row["name"]: read_predictions(Path(args.predictions_dir) / f"{row['name']}.jsonl")
         for row in usable(rows, "finetuned")
     }
-    figures = build_figures(rows, read_summaries(args.model_dirs), predictions, args.ece_bins, args.confidence)
+    figures = build_figures(
+        rows, read_summaries(args.model_dirs), predictions, args.ece_bins, args.confidence
+    )
     paths = save_figures(figures, args.outdir)
     print(f"plots: wrote {', '.join(str(p) for p in paths)}", file=sys.stderr)
     return 0

@@ -1,13 +1,12 @@
-"""Prediction files: read and validate `{"id", "label", "pred", "p_accept", "raw_answer"}` JSONL rows, write atomically."""
+"""Prediction files: read and validate `{"id", "label", "pred", "p_accept", "raw_answer"}` JSONL rows."""
 
 from __future__ import annotations
 
-import json
 import math
-import os
-import tempfile
 from collections.abc import Iterable
 from pathlib import Path
+
+from json_files import numbered_rows
 
 LABELS = ("Accept", "Reject")
 PREDS = ("Accept", "Reject", "invalid")
@@ -48,22 +47,12 @@ def read_predictions(path: str | Path, allow_empty: bool = False) -> list[dict]:
     path = Path(path)
     rows: list[dict] = []
     first_line_of_id: dict[str, int] = {}
-    with path.open(encoding="utf-8") as handle:
-        for line_number, line in enumerate(handle, start=1):
-            if not line.strip():
-                continue
-            where = f"{path}:{line_number}"
-            try:
-                row = json.loads(line)
-            except json.JSONDecodeError as error:
-                raise PredictionFileError(f"{where}: not valid JSON ({error.msg})") from None
-            _check_row(row, where)
-            if row["id"] in first_line_of_id:
-                raise PredictionFileError(
-                    f"{where}: id {row['id']!r} repeats line {first_line_of_id[row['id']]}"
-                )
-            first_line_of_id[row["id"]] = line_number
-            rows.append(row)
+    for line_number, where, row in numbered_rows(path, PredictionFileError):
+        _check_row(row, where)
+        if row["id"] in first_line_of_id:
+            raise PredictionFileError(f"{where}: id {row['id']!r} repeats line {first_line_of_id[row['id']]}")
+        first_line_of_id[row["id"]] = line_number
+        rows.append(row)
     if not rows and not allow_empty:
         raise PredictionFileError(f"{path}: holds no predictions")
     with_p = sum(row["p_accept"] is not None for row in rows)
@@ -72,6 +61,20 @@ def read_predictions(path: str | Path, allow_empty: bool = False) -> list[dict]:
             f"{path}: p_accept is null in {len(rows) - with_p} of {len(rows)} rows; it must be set in all or none"
         )
     return rows
+
+
+def thresholded_rows(papers: Iterable[dict], p_accept: Iterable[float], threshold: float) -> list[dict]:
+    """Return the prediction rows of papers ({id, label} each) given P(Accept): Accept when p >= threshold."""
+    return [
+        {
+            "id": paper["id"],
+            "label": paper["label"],
+            "pred": "Accept" if p >= threshold else "Reject",
+            "p_accept": float(p),
+            "raw_answer": None,
+        }
+        for paper, p in zip(papers, p_accept, strict=True)
+    ]
 
 
 def check_same_papers(first: list[dict], second: list[dict], first_path, second_path) -> None:
@@ -86,32 +89,3 @@ def check_same_papers(first: list[dict], second: list[dict], first_path, second_
                 f"{second_path} row {index + 1} is paper {b['id']!r} ({b['label']}) but {first_path} row "
                 f"{index + 1} is {a['id']!r} ({a['label']}): not the same test set in the same order"
             )
-
-
-def _write_atomically(path: str | Path, text: str) -> None:
-    """Write text to path through a temporary file in the same folder, so no half-written file remains."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(handle, "w", encoding="utf-8") as out:
-            out.write(text)
-        os.replace(temp, path)
-    except BaseException:
-        Path(temp).unlink(missing_ok=True)
-        raise
-
-
-def write_jsonl(path: str | Path, rows: Iterable[dict]) -> None:
-    """Write one JSON object a line, atomically."""
-    _write_atomically(path, "".join(json.dumps(row, ensure_ascii=False) + "\n" for row in rows))
-
-
-def write_json(path: str | Path, value) -> None:
-    """Write value as indented JSON (NaN is refused: callers turn it into null), atomically."""
-    _write_atomically(path, json.dumps(value, indent=2, allow_nan=False) + "\n")
-
-
-def write_text(path: str | Path, text: str) -> None:
-    """Write text, atomically."""
-    _write_atomically(path, text)

@@ -10,13 +10,13 @@ Baseline probabilities are clipped to [1e-6, 1 - 1e-6] first, so 0 and 1 have fi
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 
 import numpy as np
 
 import experiments as grid
-from prediction_files import read_predictions, write_json, write_jsonl
+from json_files import write_json, write_jsonl
+from prediction_files import read_predictions, thresholded_rows
 
 CLIP = 1e-6
 
@@ -41,45 +41,40 @@ def shift_probabilities(p_accept: np.ndarray, factor: float) -> np.ndarray:
 def shifted_rows(baseline_rows: list[dict], factor: float, threshold: float) -> list[dict]:
     """Return prediction rows of the counterpart: shifted p_accept, thresholded like the fine-tuned model."""
     shifted = shift_probabilities(np.array([row["p_accept"] for row in baseline_rows]), factor)
-    return [
-        {
-            "id": row["id"],
-            "label": row["label"],
-            "pred": "Accept" if p >= threshold else "Reject",
-            "p_accept": float(p),
-            "raw_answer": None,
-        }
-        for row, p in zip(baseline_rows, shifted, strict=True)
-    ]
-
-
-def parse_experiment(text: str, flag: str) -> grid.Experiment:
-    """Return the experiment of a JSON {name, prop, variant, gamma}, checked like the config."""
-    entry = json.loads(text)
-    if not isinstance(entry, dict):
-        raise ValueError(f"{flag} must be a JSON object, got {text!r}")
-    return grid.parse_experiments([entry])[0]
+    return thresholded_rows(baseline_rows, shifted, threshold)
 
 
 def parse_args(argv=None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--baseline-predictions", required=True, help="the baseline experiment's prediction JSONL")
-    parser.add_argument("--baseline-experiment", required=True, help="JSON {name, prop, variant, gamma} of the baseline")
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "--baseline-predictions", required=True, help="the baseline experiment's prediction JSONL"
+    )
+    parser.add_argument(
+        "--baseline-experiment", required=True, help="JSON {name, prop, variant, gamma} of the baseline"
+    )
     parser.add_argument("--experiment", required=True, help="JSON {name, prop, variant, gamma} to imitate")
-    parser.add_argument("--threshold", type=float, required=True, help="decision threshold on P(Accept) (infer.threshold)")
-    parser.add_argument("--output", required=True, help="prediction JSONL of the counterpart (empty when skipped)")
+    parser.add_argument(
+        "--threshold", type=float, required=True, help="decision threshold on P(Accept) (infer.threshold)"
+    )
+    parser.add_argument(
+        "--output", required=True, help="prediction JSONL of the counterpart (empty when skipped)"
+    )
     parser.add_argument("--status", required=True, help='sidecar JSON: {"skipped": null | reason, ...}')
     return parser.parse_args(argv)
 
 
 def main(argv=None) -> int:
     args = parse_args(argv)
-    baseline = parse_experiment(args.baseline_experiment, "--baseline-experiment")
-    experiment = parse_experiment(args.experiment, "--experiment")
+    baseline = grid.parse_experiment_json(args.baseline_experiment, "--baseline-experiment")
+    experiment = grid.parse_experiment_json(args.experiment)
     if not 0.0 <= args.threshold <= 1.0:
         raise ValueError(f"--threshold = {args.threshold} must be in [0, 1]")
     baseline_rows = read_predictions(args.baseline_predictions)
-    factor = odds_factor(experiment.variant, experiment.gamma, experiment.accept_fraction, baseline.accept_fraction)
+    factor = odds_factor(
+        experiment.variant, experiment.gamma, experiment.accept_fraction, baseline.accept_fraction
+    )
     status = {
         "method": "priorshift",
         "experiment": experiment.name,

@@ -7,9 +7,11 @@ import json
 import math
 import statistics
 import sys
-from pathlib import Path
 
 import numpy as np
+
+from config_sections import merge_section
+from json_files import write_jsonl
 
 DEFAULT_SETTINGS = {
     "n_train": 1200,  # balanced 50/50, like the production balanced set
@@ -200,10 +202,7 @@ def sigmoid(x: float) -> float:
 
 def merge_settings(given: dict) -> dict:
     """Return DEFAULT_SETTINGS updated with given, raising ValueError on an unknown key or a bad value."""
-    unknown = sorted(set(given) - set(DEFAULT_SETTINGS))
-    if unknown:
-        raise ValueError(f"unknown data.synthetic setting(s) {unknown}; known: {sorted(DEFAULT_SETTINGS)}")
-    settings = {**DEFAULT_SETTINGS, **given}
+    settings = merge_section(given, DEFAULT_SETTINGS, "data.synthetic")
     for key in ("n_train", "n_test"):
         if int(settings[key]) < 2:
             raise ValueError(f"data.synthetic.{key} = {settings[key]} must be at least 2")
@@ -320,15 +319,6 @@ def generate_corpus(settings: dict, seed: int) -> tuple[list[dict], list[dict]]:
     else:
         raise RuntimeError(f"could not draw enough unique papers in {max_draws} draws; lower n_train/n_test")
     return rows["train"], rows["test"]
-
-
-def write_jsonl(path: str | Path, rows: list[dict]) -> None:
-    """Write rows as JSON lines through a temp file, replacing path only when complete."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temp = path.with_name(f".{path.name}.tmp")
-    temp.write_text("".join(json.dumps(row, ensure_ascii=False) + "\n" for row in rows), encoding="utf-8")
-    temp.replace(path)
 
 
 def main(argv=None) -> int:

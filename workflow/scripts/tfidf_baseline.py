@@ -7,7 +7,6 @@ class weights (experiments.example_weight) as the fine-tuned model, and threshol
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 
 import numpy as np
@@ -17,7 +16,9 @@ from sklearn.pipeline import Pipeline
 
 import experiments as grid
 from chat_files import read_chat_set, user_text
-from prediction_files import write_jsonl
+from config_sections import parse_section
+from json_files import write_jsonl
+from prediction_files import thresholded_rows
 
 DEFAULT_SETTINGS = {
     "threshold": 0.5,
@@ -31,13 +32,7 @@ DEFAULT_SETTINGS = {
 
 def parse_settings(text: str) -> dict:
     """Return the baseline settings (defaults filled in), raising ValueError naming a bad key."""
-    given = json.loads(text)
-    if not isinstance(given, dict):
-        raise ValueError(f"tfidf_logreg settings must be a JSON object, got {text!r}")
-    unknown = sorted(set(given) - set(DEFAULT_SETTINGS))
-    if unknown:
-        raise ValueError(f"tfidf_logreg settings: unknown keys {unknown}; known: {sorted(DEFAULT_SETTINGS)}")
-    settings = {**DEFAULT_SETTINGS, **given}
+    settings = parse_section(text, DEFAULT_SETTINGS, "tfidf_logreg")
     if not 0.0 <= float(settings["threshold"]) <= 1.0:
         raise ValueError(f"tfidf_logreg.threshold = {settings['threshold']} must be in [0, 1]")
     if not float(settings["C"]) > 0:
@@ -64,35 +59,38 @@ def build_classifier(weights: dict[str, float], settings: dict) -> Pipeline:
             ),
             (
                 "logreg",
-                LogisticRegression(C=float(settings["C"]), max_iter=int(settings["max_iter"]), class_weight=weights),
+                LogisticRegression(
+                    C=float(settings["C"]), max_iter=int(settings["max_iter"]), class_weight=weights
+                ),
             ),
         ]
     )
 
 
-def fit_and_predict(train: list[dict], test: list[dict], weights: dict[str, float], settings: dict) -> list[dict]:
+def fit_and_predict(
+    train: list[dict], test: list[dict], weights: dict[str, float], settings: dict
+) -> list[dict]:
     """Return prediction rows for the test papers of a classifier fitted on the training papers."""
     labels = [paper["label"] for paper in train]
     if len(set(labels)) < 2:
-        raise ValueError(f"the training set has only {sorted(set(labels))} papers: a classifier needs both labels")
-    classifier = build_classifier(weights, settings).fit([user_text(paper["prompt"]) for paper in train], labels)
+        raise ValueError(
+            f"the training set has only {sorted(set(labels))} papers: a classifier needs both labels"
+        )
+    classifier = build_classifier(weights, settings).fit(
+        [user_text(paper["prompt"]) for paper in train], labels
+    )
     accept_column = list(classifier.classes_).index("Accept")
     p_accept = classifier.predict_proba([user_text(paper["prompt"]) for paper in test])[:, accept_column]
-    return [
-        {
-            "id": paper["id"],
-            "label": paper["label"],
-            "pred": "Accept" if p >= settings["threshold"] else "Reject",
-            "p_accept": float(p),
-            "raw_answer": None,
-        }
-        for paper, p in zip(test, p_accept, strict=True)
-    ]
+    return thresholded_rows(test, p_accept, settings["threshold"])
 
 
 def parse_args(argv=None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--train-file", required=True, help="chat training set of the experiment's proportion")
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "--train-file", required=True, help="chat training set of the experiment's proportion"
+    )
     parser.add_argument("--test-file", required=True, help="chat test set")
     parser.add_argument("--experiment", required=True, help="JSON {name, prop, variant, gamma}")
     parser.add_argument("--settings", default="{}", help=f"JSON, keys {sorted(DEFAULT_SETTINGS)}")
@@ -103,8 +101,7 @@ def parse_args(argv=None) -> argparse.Namespace:
 def main(argv=None) -> int:
     args = parse_args(argv)
     settings = parse_settings(args.settings)
-    entry = json.loads(args.experiment)
-    experiment = grid.parse_experiments([entry])[0]
+    experiment = grid.parse_experiment_json(args.experiment)
     train, test = read_chat_set(args.train_file), read_chat_set(args.test_file)
     weights = class_weights(experiment.variant, experiment.gamma)
     rows = fit_and_predict(train, test, weights, settings)

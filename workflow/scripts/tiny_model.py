@@ -8,6 +8,8 @@ import os
 import sys
 from pathlib import Path
 
+from config_sections import merge_section
+
 DEFAULT_SETTINGS = {
     "vocab_size": 3000,  # BPE vocabulary including the special tokens
     "hidden_size": 64,
@@ -52,10 +54,7 @@ EXTRA_REPEATS = 20
 
 def merge_settings(given: dict) -> dict:
     """Return DEFAULT_SETTINGS updated with given, raising ValueError on an unknown key or a bad size."""
-    unknown = sorted(set(given) - set(DEFAULT_SETTINGS))
-    if unknown:
-        raise ValueError(f"unknown model.tiny setting(s) {unknown}; known: {sorted(DEFAULT_SETTINGS)}")
-    settings = {**DEFAULT_SETTINGS, **given}
+    settings = merge_section(given, DEFAULT_SETTINGS, "model.tiny")
     if settings["hidden_size"] % settings["num_attention_heads"]:
         raise ValueError(
             f"model.tiny.hidden_size = {settings['hidden_size']} is not divisible by "

@@ -26,6 +26,7 @@ import experiments
 import train_checkpoints
 import train_settings
 import weighted_loss
+from json_files import numbered_rows
 
 SUMMARY_FILE = "train_summary.json"
 PACKAGES = ("torch", "transformers", "trl", "peft", "accelerate", "datasets")
@@ -40,17 +41,7 @@ def read_train_rows(path: str | Path) -> list[dict[str, Any]]:
     path = Path(path)
     if not path.exists():
         raise TrainDataError(f"{path}: training set not found")
-    rows = []
-    with open(path) as handle:
-        for line_number, line in enumerate(handle, start=1):
-            if not line.strip():
-                continue
-            where = f"{path}:{line_number}"
-            try:
-                row = json.loads(line)
-            except json.JSONDecodeError as error:
-                raise TrainDataError(f"{where}: not valid JSON ({error.msg})") from None
-            rows.append(check_row(row, where))
+    rows = [check_row(row, where) for _, where, row in numbered_rows(path, TrainDataError)]
     if not rows:
         raise TrainDataError(f"{path}: no examples")
     return rows
