@@ -104,9 +104,3 @@ def test_overrides_for_unknown_experiments_are_rejected():
         grid.ExperimentConfigError, match="train.overrides names experiments that are not configured: nope"
     ):
         grid.check_overrides({"nope": {}}, experiments)
-
-
-def test_resolve_settings_applies_only_that_experiments_override():
-    section = {"learning_rate": 1.0, "epochs": 2, "overrides": {"a": {"learning_rate": 0.5}}}
-    assert grid.resolve_settings(section, "a") == {"learning_rate": 0.5, "epochs": 2}
-    assert grid.resolve_settings(section, "b") == {"learning_rate": 1.0, "epochs": 2}

@@ -124,10 +124,3 @@ def check_overrides(overrides: Mapping, experiments: Iterable[Experiment]) -> No
         raise ExperimentConfigError(
             f"train.overrides names experiments that are not configured: {', '.join(unknown)}"
         )
-
-
-def resolve_settings(section: Mapping, experiment_name: str) -> dict:
-    """Return a config section (e.g. train) with its per-experiment overrides applied and the overrides key dropped."""
-    settings = {key: value for key, value in section.items() if key != "overrides"}
-    settings.update(section.get("overrides", {}).get(experiment_name, {}))
-    return settings
