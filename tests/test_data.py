@@ -450,6 +450,10 @@ def test_test_split_keeps_every_paper_and_stats_describe_it(tmp_path, data_corpu
     assert stats["source"]["n_rows"] == 80 and stats["seed"] == 42 and stats["prop"] is None
     tokens = stats["example_tokens"]
     assert 0 < tokens["p50"] <= tokens["p90"] <= tokens["p99"] <= tokens["max"]
+    assert (
+        tokens["mean"] == pytest.approx(tokens["total"] / 80, abs=0.01)
+        and tokens["mean"] >= tokens["p50"] / 2
+    )
     assert stats["n_truncated"] == 0 and all(not row["truncated"] for row in rows)
     assert set(rows[0]) == {"id", "title", "label", "messages", "n_paper_tokens", "truncated"}
 

@@ -120,12 +120,15 @@ def build_examples(papers: list[sources.Paper], tokenizer, settings: dict) -> li
 
 
 def _percentiles(values: list[int]) -> dict:
-    """Return p50/p90/p99/max (nearest-rank, integers) of token counts."""
+    """Return p50/p90/p99/max (nearest-rank, integers), mean and total of token counts."""
     if not values:
-        return {f"p{q}": 0 for q in PERCENTILES} | {"max": 0}
+        return {f"p{q}": 0 for q in PERCENTILES} | {"max": 0, "mean": 0.0, "total": 0}
     array = np.asarray(values)
+    # mean and total feed cost estimates (bench/cost_model.py): compute scales with the token sum
     return {f"p{q}": int(np.percentile(array, q, method="higher")) for q in PERCENTILES} | {
-        "max": int(array.max())
+        "max": int(array.max()),
+        "mean": round(float(array.mean()), 2),
+        "total": int(array.sum()),
     }
 
 
