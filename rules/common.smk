@@ -21,7 +21,6 @@ except grid.ExperimentConfigError as error:
 EXPERIMENT_TABLE = pd.DataFrame(
     [vars(experiment) for experiment in EXPERIMENTS]
 ).set_index("name", drop=False)
-PROPS = sorted(set(EXPERIMENT_TABLE["prop"]), key=grid.proportion_denominator)
 BASELINE = grid.find_baseline(EXPERIMENTS)
 
 
