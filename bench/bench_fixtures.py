@@ -26,6 +26,17 @@ SYSTEM_PROMPT = "You are an experienced area chair for the ICLR conference."
 USER_TEMPLATE = (
     "Decide whether the following ICLR submission will be accepted. Answer Accept or Reject.\n\n{paper}"
 )
+# The benchmark model: Qwen2 layers large enough to time, under a realistic 32k-row vocabulary.
+BENCH_SHAPE = {
+    "hidden_size": 256,
+    "num_hidden_layers": 4,
+    "num_attention_heads": 4,
+    "num_key_value_heads": 2,
+    "intermediate_size": 768,
+    "max_position_embeddings": 8192,
+}
+# --quick smoke runs use the layer sizes of the workflow's embedded demo model.
+QUICK_SHAPE = {key: tiny_model.DEFAULT_SETTINGS[key] for key in BENCH_SHAPE}
 # Tokens by which the paper and the template around it may tokenize to more than apart (merges at the seams)
 SEAM_MARGIN_TOKENS = 4
 

@@ -24,20 +24,15 @@ BENCH = Path(__file__).resolve().parent
 sys.path.insert(0, str(BENCH))
 sys.path.insert(0, str(REPO / "workflow" / "scripts"))
 
+import bench_fixtures  # noqa: E402  (needs bench/ and workflow/scripts on sys.path)
+
 MODES = ("score", "generate")
 FULL = {
     "n_examples": 64,
     "max_tokens": 512,
     "repeats": 3,
     "batch_size": 8,
-    "shape": {
-        "hidden_size": 256,
-        "num_hidden_layers": 4,
-        "num_attention_heads": 4,
-        "num_key_value_heads": 2,
-        "intermediate_size": 768,
-        "max_position_embeddings": 8192,
-    },
+    "shape": bench_fixtures.BENCH_SHAPE,
     "vocab_rows": 32768,
     "n_corpus": 600,
 }
@@ -46,14 +41,7 @@ QUICK = {
     "max_tokens": 256,
     "repeats": 1,
     "batch_size": 8,
-    "shape": {
-        "hidden_size": 64,
-        "num_hidden_layers": 2,
-        "num_attention_heads": 4,
-        "num_key_value_heads": 2,
-        "intermediate_size": 128,
-        "max_position_embeddings": 1024,
-    },
+    "shape": bench_fixtures.QUICK_SHAPE,
     "vocab_rows": 32768,
     "n_corpus": 200,
 }
@@ -78,8 +66,6 @@ def paired_speedup(runs: list[dict]) -> float | None:
 def build_fixtures(out_dir: Path, plan: dict) -> tuple[Path, Path]:
     """Return (model folder, test-set JSONL) built offline for the benchmark."""
     from transformers import AutoTokenizer
-
-    import bench_fixtures
 
     corpus_path, papers, test_papers = bench_fixtures.write_corpus(
         out_dir, plan["n_corpus"], plan["n_examples"], 7

@@ -26,6 +26,8 @@ REPO = Path(__file__).resolve().parents[1]
 BENCH = Path(__file__).resolve().parent
 sys.path.insert(0, str(BENCH))
 
+import bench_fixtures  # noqa: E402  (needs bench/ on sys.path)
+
 CONTENDERS = ("weighted", "plain", "plain_compact", "naive_func", "naive_subclass", "llamafactory")
 REFERENCE = "weighted"
 LLAMAFACTORY_PYTHON = BENCH / ".venv-llamafactory" / "bin" / "python"
@@ -35,14 +37,7 @@ FULL = {
     "batch_sizes": {512: 8, 4096: 1},
     "steps": 4,
     "repeats": 3,
-    "shape": {
-        "hidden_size": 256,
-        "num_hidden_layers": 4,
-        "num_attention_heads": 4,
-        "num_key_value_heads": 2,
-        "intermediate_size": 768,
-        "max_position_embeddings": 8192,
-    },
+    "shape": bench_fixtures.BENCH_SHAPE,
     "vocab_rows": 32768,
     "n_corpus": 600,
 }
@@ -51,14 +46,7 @@ QUICK = {
     "batch_sizes": {256: 4},
     "steps": 2,
     "repeats": 1,
-    "shape": {
-        "hidden_size": 64,
-        "num_hidden_layers": 2,
-        "num_attention_heads": 4,
-        "num_key_value_heads": 2,
-        "intermediate_size": 128,
-        "max_position_embeddings": 1024,
-    },
+    "shape": bench_fixtures.QUICK_SHAPE,
     "vocab_rows": 32768,
     "n_corpus": 200,
 }
@@ -222,8 +210,6 @@ def results_from_logs(log_dir: Path) -> list[dict]:
 def build_fixtures(out_dir: Path, plan: dict) -> tuple[Path, Path]:
     """Return (model folder, data folder) after building the model and one training set per length."""
     from transformers import AutoTokenizer
-
-    import bench_fixtures
 
     corpus_path, papers, _ = bench_fixtures.write_corpus(out_dir, plan["n_corpus"], 10, seed=7)
     model_dir = bench_fixtures.build_model(
