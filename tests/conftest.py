@@ -37,3 +37,20 @@ def data_tiny_model(data_corpus, tmp_path_factory):
 
     folder = tmp_path_factory.mktemp("data_tiny_model") / "model"
     return tiny_model.build_tiny_model(data_corpus[0], DATA_MODEL_SETTINGS, DATA_MODEL_SEED, folder)
+
+
+@pytest.fixture(scope="session")
+def data_chat_rows(data_corpus, data_tiny_model):
+    """Return chat training rows (prop 1_2, papers cut to 48 tokens) built by the data stage from data_corpus."""
+    import make_dataset
+
+    settings = make_dataset.merge_settings({"max_paper_tokens": 48})
+    rows, _ = make_dataset.make_dataset(
+        "train",
+        str(data_corpus[0]),
+        str(data_tiny_model),
+        settings,
+        prop="1_2",
+        test_source=str(data_corpus[1]),
+    )
+    return rows

@@ -43,23 +43,6 @@ def one_torch_thread():
     torch.set_num_threads(before)
 
 
-@pytest.fixture(scope="module")
-def chat_rows(data_corpus, data_tiny_model):
-    """Return chat training rows (prop 1_2) built by the data stage from the shared synthetic corpus."""
-    import make_dataset
-
-    settings = make_dataset.merge_settings({"max_paper_tokens": 48})
-    rows, _ = make_dataset.make_dataset(
-        "train",
-        str(data_corpus[0]),
-        str(data_tiny_model),
-        settings,
-        prop="1_2",
-        test_source=str(data_corpus[1]),
-    )
-    return rows
-
-
 def mixed_rows(rows, n_accept, n_reject):
     """Return the first n_accept Accept rows followed by the first n_reject Reject rows."""
     accepts = [row for row in rows if row["label"] == "Accept"][:n_accept]
@@ -153,8 +136,10 @@ def hand_loss(model, batch, reduction):
 
 
 # ---- the dataset the trainer builds ----
-def test_loss_tokens_are_exactly_the_answer_and_its_end_of_turn_token(data_tiny_model, chat_rows, tmp_path):
-    trainer = build_trainer(data_tiny_model, mixed_rows(chat_rows, 2, 2), "accept", 4.0, tmp_path)
+def test_loss_tokens_are_exactly_the_answer_and_its_end_of_turn_token(
+    data_tiny_model, data_chat_rows, tmp_path
+):
+    trainer = build_trainer(data_tiny_model, mixed_rows(data_chat_rows, 2, 2), "accept", 4.0, tmp_path)
     tokenizer = trainer.processing_class
     for example in trainer.train_dataset:
         pairs = zip(example["input_ids"], example["labels"], strict=True)
@@ -163,9 +148,14 @@ def test_loss_tokens_are_exactly_the_answer_and_its_end_of_turn_token(data_tiny_
         assert example["input_ids"][-1] == tokenizer.convert_tokens_to_ids("<|im_end|>")
 
 
-def test_collated_token_weights_follow_each_examples_label(data_tiny_model, chat_rows, tmp_path):
+def test_collated_token_weights_follow_each_examples_label(data_tiny_model, data_chat_rows, tmp_path):
     trainer = build_trainer(
-        data_tiny_model, mixed_rows(chat_rows, 1, 3), "accept", 4.0, tmp_path, per_device_train_batch_size=4
+        data_tiny_model,
+        mixed_rows(data_chat_rows, 1, 3),
+        "accept",
+        4.0,
+        tmp_path,
+        per_device_train_batch_size=4,
     )
     batch = first_batch(trainer)
     assert batch["token_weights"].shape == batch["labels"].shape
@@ -177,9 +167,9 @@ def test_collated_token_weights_follow_each_examples_label(data_tiny_model, chat
 
 
 def test_extra_weight_column_survives_column_removal_and_never_reaches_the_model(
-    data_tiny_model, chat_rows, tmp_path
+    data_tiny_model, data_chat_rows, tmp_path
 ):
-    trainer = build_trainer(data_tiny_model, mixed_rows(chat_rows, 1, 1), "accept", 4.0, tmp_path)
+    trainer = build_trainer(data_tiny_model, mixed_rows(data_chat_rows, 1, 1), "accept", 4.0, tmp_path)
     assert trainer.args.remove_unused_columns
     batch = first_batch(trainer)
     assert "example_weight" not in batch and "token_weights" in batch
@@ -195,8 +185,8 @@ def test_extra_weight_column_survives_column_removal_and_never_reaches_the_model
     assert "token_weights" not in seen and "example_weight" not in seen and seen["fused_lm_head"] is True
 
 
-def test_an_example_longer_than_max_length_is_an_error_naming_it(data_tiny_model, chat_rows, tmp_path):
-    rows = mixed_rows(chat_rows, 1, 1)
+def test_an_example_longer_than_max_length_is_an_error_naming_it(data_tiny_model, data_chat_rows, tmp_path):
+    rows = mixed_rows(data_chat_rows, 1, 1)
     with pytest.raises(
         ValueError, match=rf"2 train examples are longer than max_length = 16 tokens, e.g. '{rows[0]['id']}'"
     ):
@@ -204,10 +194,10 @@ def test_an_example_longer_than_max_length_is_an_error_naming_it(data_tiny_model
 
 
 # ---- the loss ----
-def test_gamma_one_loss_equals_trls_own_sft_loss_on_the_same_batch(data_tiny_model, chat_rows, tmp_path):
+def test_gamma_one_loss_equals_trls_own_sft_loss_on_the_same_batch(data_tiny_model, data_chat_rows, tmp_path):
     from trl import SFTTrainer
 
-    rows = mixed_rows(chat_rows, 2, 2)
+    rows = mixed_rows(data_chat_rows, 2, 2)
     weighted = build_trainer(
         data_tiny_model, rows, "baseline", 1.0, tmp_path / "w", per_device_train_batch_size=4
     )
@@ -233,10 +223,10 @@ def test_gamma_one_loss_equals_trls_own_sft_loss_on_the_same_batch(data_tiny_mod
 
 
 @pytest.mark.parametrize("reduction", ["step_token_weighted", "mean"])
-def test_loss_matches_the_formula_on_full_logits(data_tiny_model, chat_rows, tmp_path, reduction):
+def test_loss_matches_the_formula_on_full_logits(data_tiny_model, data_chat_rows, tmp_path, reduction):
     trainer = build_trainer(
         data_tiny_model,
-        mixed_rows(chat_rows, 1, 3),
+        mixed_rows(data_chat_rows, 1, 3),
         "accept",
         4.0,
         tmp_path,
@@ -256,9 +246,9 @@ def test_loss_matches_the_formula_on_full_logits(data_tiny_model, chat_rows, tmp
 
 @pytest.mark.parametrize("padding_free", [False, True])
 def test_batch_of_four_equals_four_accumulated_batches_of_one(
-    data_tiny_model, chat_rows, tmp_path, padding_free
+    data_tiny_model, data_chat_rows, tmp_path, padding_free
 ):
-    rows = mixed_rows(chat_rows, 1, 3)
+    rows = mixed_rows(data_chat_rows, 1, 3)
     loss_4x1, grads_4x1, weights_4x1 = one_step(
         data_tiny_model,
         rows,
@@ -287,8 +277,10 @@ def test_batch_of_four_equals_four_accumulated_batches_of_one(
     )  # the gradients are not trivially zero
 
 
-def test_padding_free_batch_gives_the_padded_batchs_loss_and_gradients(data_tiny_model, chat_rows, tmp_path):
-    rows = mixed_rows(chat_rows, 2, 2)
+def test_padding_free_batch_gives_the_padded_batchs_loss_and_gradients(
+    data_tiny_model, data_chat_rows, tmp_path
+):
+    rows = mixed_rows(data_chat_rows, 2, 2)
     padded = one_step(data_tiny_model, rows, "reject", 2.0, tmp_path / "a", per_device_train_batch_size=4)
     flat = one_step(
         data_tiny_model, rows, "reject", 2.0, tmp_path / "b", per_device_train_batch_size=4, padding_free=True
@@ -297,8 +289,8 @@ def test_padding_free_batch_gives_the_padded_batchs_loss_and_gradients(data_tiny
     assert_same_tensors(padded[1], flat[1], atol=1e-6)
 
 
-def test_weighting_moves_the_gradient(data_tiny_model, chat_rows, tmp_path):
-    rows = mixed_rows(chat_rows, 1, 3)
+def test_weighting_moves_the_gradient(data_tiny_model, data_chat_rows, tmp_path):
+    rows = mixed_rows(data_chat_rows, 1, 3)
     _, baseline, _ = one_step(
         data_tiny_model, rows, "baseline", 1.0, tmp_path / "a", per_device_train_batch_size=4
     )
@@ -332,8 +324,8 @@ def run_train(tmp_path, train_file, model, settings, variant="accept", gamma=2.0
     return subprocess.run(argv, capture_output=True, text=True, timeout=300, cwd=ROOT, env=SUBPROCESS_ENV)
 
 
-def test_cli_writes_weights_tokenizer_and_summary(data_tiny_model, chat_rows, tmp_path):
-    rows = mixed_rows(chat_rows, 4, 12)
+def test_cli_writes_weights_tokenizer_and_summary(data_tiny_model, data_chat_rows, tmp_path):
+    rows = mixed_rows(data_chat_rows, 4, 12)
     train_file = write_rows(tmp_path / "train.jsonl", rows)
     settings = {"num_train_epochs": 2, "per_device_train_batch_size": 4, "save_steps": 3, "logging_steps": 2}
     result = run_train(tmp_path, train_file, data_tiny_model, settings, variant="accept", gamma=2.0)
@@ -362,8 +354,8 @@ def test_cli_writes_weights_tokenizer_and_summary(data_tiny_model, chat_rows, tm
     )
 
 
-def test_cli_lora_writes_an_adapter(data_tiny_model, chat_rows, tmp_path):
-    train_file = write_rows(tmp_path / "train.jsonl", mixed_rows(chat_rows, 2, 2))
+def test_cli_lora_writes_an_adapter(data_tiny_model, data_chat_rows, tmp_path):
+    train_file = write_rows(tmp_path / "train.jsonl", mixed_rows(data_chat_rows, 2, 2))
     settings = {
         "method": "lora",
         "num_train_epochs": 1,
@@ -376,6 +368,27 @@ def test_cli_lora_writes_an_adapter(data_tiny_model, chat_rows, tmp_path):
     config = json.loads((out / "adapter_config.json").read_text())
     assert config["r"] == 4 and config["lora_alpha"] == 32
     assert (out / "adapter_model.safetensors").exists() and not (out / "model.safetensors").exists()
+
+
+def run_cli_on_bad_input(train_file, tmp_path, *extra_args):
+    """Return train.py's exit code on train_file (model 'unused': bad input must stop it before any loading)."""
+    return train.main(
+        [
+            "--train-file",
+            str(train_file),
+            "--model",
+            "unused",
+            "--variant",
+            "accept",
+            "--gamma",
+            "2",
+            *extra_args,
+            "--output-dir",
+            str(tmp_path / "m"),
+            "--checkpoint-dir",
+            str(tmp_path / "c"),
+        ]
+    )
 
 
 @pytest.mark.parametrize(
@@ -396,22 +409,7 @@ def test_cli_names_the_bad_row_before_loading_anything(tmp_path, capsys, row_cha
         "messages": [{"role": "user", "content": "x"}, {"role": "assistant", "content": "Accept"}],
     }
     train_file = write_rows(tmp_path / "train.jsonl", [good, {**good, "id": "b", **row_change}])
-    code = train.main(
-        [
-            "--train-file",
-            str(train_file),
-            "--model",
-            "unused",
-            "--variant",
-            "accept",
-            "--gamma",
-            "2",
-            "--output-dir",
-            str(tmp_path / "m"),
-            "--checkpoint-dir",
-            str(tmp_path / "c"),
-        ]
-    )
+    code = run_cli_on_bad_input(train_file, tmp_path)
     assert code == 2
     assert message in capsys.readouterr().err
     assert not (tmp_path / "m").exists() and not (tmp_path / "c").exists()
@@ -440,24 +438,7 @@ def test_cli_names_the_bad_setting(tmp_path, capsys, settings, message):
             }
         ],
     )
-    code = train.main(
-        [
-            "--train-file",
-            str(train_file),
-            "--model",
-            "unused",
-            "--variant",
-            "accept",
-            "--gamma",
-            "2",
-            "--settings",
-            settings,
-            "--output-dir",
-            str(tmp_path / "m"),
-            "--checkpoint-dir",
-            str(tmp_path / "c"),
-        ]
-    )
+    code = run_cli_on_bad_input(train_file, tmp_path, "--settings", settings)
     assert code == 2
     assert message in capsys.readouterr().err
 
@@ -559,9 +540,9 @@ def test_resume_without_a_fingerprint_starts_fresh(tmp_path):
 
 
 def test_sigkilled_run_resumes_from_its_checkpoint_and_finishes_all_steps(
-    data_tiny_model, chat_rows, tmp_path
+    data_tiny_model, data_chat_rows, tmp_path
 ):
-    rows = chat_rows[:16]
+    rows = data_chat_rows[:16]
     train_file = write_rows(tmp_path / "train.jsonl", rows)
     settings = {
         "num_train_epochs": 3,

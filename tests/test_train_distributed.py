@@ -27,20 +27,11 @@ ONE_SGD_STEP = {
 
 
 @pytest.fixture(scope="module")
-def one_accept_three_rejects(data_corpus, data_tiny_model, tmp_path_factory):
+def one_accept_three_rejects(data_chat_rows, tmp_path_factory):
     """Return a 4-example training file, 1 Accept + 3 Reject, so the two processes' weight sums differ."""
-    import make_dataset
-
-    settings = make_dataset.merge_settings({"max_paper_tokens": 48})
-    rows, _ = make_dataset.make_dataset(
-        "train",
-        str(data_corpus[0]),
-        str(data_tiny_model),
-        settings,
-        prop="1_2",
-        test_source=str(data_corpus[1]),
-    )
-    chosen = [r for r in rows if r["label"] == "Accept"][:1] + [r for r in rows if r["label"] == "Reject"][:3]
+    accepts = [row for row in data_chat_rows if row["label"] == "Accept"]
+    rejects = [row for row in data_chat_rows if row["label"] == "Reject"]
+    chosen = accepts[:1] + rejects[:3]
     path = tmp_path_factory.mktemp("ddp_data") / "train.jsonl"
     path.write_text("".join(json.dumps(row) + "\n" for row in chosen))
     return path
@@ -66,6 +57,19 @@ def train_args(train_file, model, settings, out):
     ]
 
 
+def run_training(launcher, train_file, model, per_device_batch_size, out):
+    """Return the finished train.py process started by launcher for one SGD step on train_file."""
+    settings = {**ONE_SGD_STEP, "per_device_train_batch_size": per_device_batch_size}
+    return subprocess.run(
+        [*launcher, *train_args(train_file, model, settings, out)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=ROOT,
+        env=ENV,
+    )
+
+
 def load_weights(folder):
     from safetensors.torch import load_file
 
@@ -79,45 +83,15 @@ def test_two_processes_give_the_single_process_loss_and_update(
 
     accelerate = shutil.which("accelerate", path=str(Path(sys.executable).parent))
     assert accelerate is not None, "accelerate launcher not found beside the python interpreter"
-    single = subprocess.run(
-        [
-            sys.executable,
-            *train_args(
-                one_accept_three_rejects,
-                data_tiny_model,
-                {**ONE_SGD_STEP, "per_device_train_batch_size": 4},
-                tmp_path / "one",
-            ),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        cwd=ROOT,
-        env=ENV,
-    )
+    single = run_training([sys.executable], one_accept_three_rejects, data_tiny_model, 4, tmp_path / "one")
     assert single.returncode == 0, single.stderr[-3000:]
-    double = subprocess.run(
-        [
-            accelerate,
-            "launch",
-            "--num_processes",
-            "2",
-            "--main_process_port",
-            "0",
-            "--config_file",
-            str(DDP_CONFIG),
-            *train_args(
-                one_accept_three_rejects,
-                data_tiny_model,
-                {**ONE_SGD_STEP, "per_device_train_batch_size": 2},
-                tmp_path / "two",
-            ),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        cwd=ROOT,
-        env=ENV,
+    launcher = [accelerate, "launch", "--num_processes", "2", "--main_process_port", "0"]
+    double = run_training(
+        [*launcher, "--config_file", str(DDP_CONFIG)],
+        one_accept_three_rejects,
+        data_tiny_model,
+        2,
+        tmp_path / "two",
     )
     assert double.returncode == 0, double.stderr[-3000:]
     assert "on 4 examples, 2 process(es)" in double.stdout  # one group of two, not two separate runs
