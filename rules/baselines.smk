@@ -1,6 +1,6 @@
 # Issue-9 baselines: each experiment's prior-shift counterpart (the baseline's odds moved by gamma and the
 # training mix) and a TF-IDF + logistic-regression classifier trained on the experiment's data and weights.
-# Their paths are defined at the top of rules/evaluate.smk.
+# Their paths are defined in rules/common.smk.
 
 TFIDF_SETTINGS = as_json(
     {
@@ -12,17 +12,7 @@ TFIDF_SETTINGS = as_json(
 
 # The baseline's predictions, which every prior-shift counterpart starts from (none without a baseline:
 # then no counterpart is requested).
-BASELINE_PREDICTIONS = (
-    [
-        PREDICTIONS.format(
-            variant=BASELINE.variant,
-            gamma=grid.format_gamma(BASELINE.gamma),
-            prop=BASELINE.prop,
-        )
-    ]
-    if BASELINE
-    else []
-)
+BASELINE_PREDICTIONS = experiment_paths(PREDICTIONS, [BASELINE] if BASELINE else [])
 BASELINE_JSON = as_json(vars(BASELINE) if BASELINE else {})
 
 

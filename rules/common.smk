@@ -56,11 +56,11 @@ HYPOTHESES_MD = "results/metrics/hypotheses.md"
 PLOTS = "results/plots"
 
 
-def experiment_paths(pattern):
-    """Return `pattern` filled in for every configured experiment."""
+def experiment_paths(pattern, experiments=None):
+    """Return `pattern` filled in for each of `experiments` (default: every configured experiment)."""
     return [
         pattern.format(variant=e.variant, gamma=grid.format_gamma(e.gamma), prop=e.prop)
-        for e in EXPERIMENTS
+        for e in (EXPERIMENTS if experiments is None else experiments)
     ]
 
 

@@ -5,18 +5,10 @@ EVALUATE_SETTINGS = as_json(config["evaluate"])
 PRIORSHIFT_EXPERIMENTS = (
     [e for e in EXPERIMENTS if e.variant != "baseline"] if BASELINE else []
 )
-ALL_PRIORSHIFT_PREDICTIONS = [
-    PRIORSHIFT_PREDICTIONS.format(
-        variant=e.variant, gamma=grid.format_gamma(e.gamma), prop=e.prop
-    )
-    for e in PRIORSHIFT_EXPERIMENTS
-]
-ALL_PRIORSHIFT_METRICS = [
-    PRIORSHIFT_METRICS.format(
-        variant=e.variant, gamma=grid.format_gamma(e.gamma), prop=e.prop
-    )
-    for e in PRIORSHIFT_EXPERIMENTS
-]
+ALL_PRIORSHIFT_PREDICTIONS = experiment_paths(
+    PRIORSHIFT_PREDICTIONS, PRIORSHIFT_EXPERIMENTS
+)
+ALL_PRIORSHIFT_METRICS = experiment_paths(PRIORSHIFT_METRICS, PRIORSHIFT_EXPERIMENTS)
 
 
 rule evaluate:
