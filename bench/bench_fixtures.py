@@ -10,17 +10,13 @@ of a token budget, so batches carry realistic padding.
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
 
 import numpy as np
 
-REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO / "workflow" / "scripts"))
-
-import prompts  # noqa: E402  (needs workflow/scripts on sys.path)
-import synthetic_corpus  # noqa: E402
-import tiny_model  # noqa: E402
+from wlf import settings as config_schema
+from wlf.data import prompts, synthetic, tiny_model
+from wlf.files import write_jsonl as write_corpus_jsonl
 
 SYSTEM_PROMPT = "You are an experienced area chair for the ICLR conference."
 USER_TEMPLATE = (
@@ -36,16 +32,16 @@ BENCH_SHAPE = {
     "max_position_embeddings": 8192,
 }
 # --quick smoke runs use the layer sizes of the workflow's embedded demo model.
-QUICK_SHAPE = {key: tiny_model.DEFAULT_SETTINGS[key] for key in BENCH_SHAPE}
+QUICK_SHAPE = {key: config_schema.defaults("tiny_model")[key] for key in BENCH_SHAPE}
 # Tokens by which the paper and the template around it may tokenize to more than apart (merges at the seams)
 SEAM_MARGIN_TOKENS = 4
 
 
 def write_corpus(folder: Path, n_train: int, n_test: int, seed: int) -> tuple[Path, list[dict], list[dict]]:
     """Return (train corpus path, train rows, test rows) of a synthetic corpus written to folder."""
-    train, test = synthetic_corpus.generate_corpus({"n_train": n_train, "n_test": n_test}, seed)
+    train, test = synthetic.generate_corpus({"n_train": n_train, "n_test": n_test}, seed)
     path = folder / "corpus_train.jsonl"
-    synthetic_corpus.write_jsonl(path, train)
+    write_corpus_jsonl(path, train)
     return path, train, test
 
 

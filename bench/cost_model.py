@@ -21,11 +21,10 @@ from pathlib import Path
 
 import yaml
 
-REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO / "workflow" / "scripts"))
+from wlf import experiments
+from wlf.data import sampling
 
-import experiments  # noqa: E402  (needs workflow/scripts on sys.path)
-import sampling  # noqa: E402
+REPO = Path(__file__).resolve().parents[1]
 
 # Dense bf16 tensor-core peak, no sparsity (NVIDIA data sheets: A100 SXM 312 TFLOP/s, H100 SXM 989 TFLOP/s).
 GPU_PEAK_FLOPS = {"a100": 312e12, "h100": 989e12}

@@ -26,8 +26,6 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 BENCH = Path(__file__).resolve().parent
-sys.path.insert(0, str(BENCH))
-sys.path.insert(0, str(REPO / "workflow" / "scripts"))
 
 FULL = {
     "shape": {
@@ -184,10 +182,11 @@ def train_and_measure(
     from transformers import AutoModelForCausalLM, AutoTokenizer, PrinterCallback
     from trl import SFTConfig
 
-    import train
-    import train_settings
-    import weighted_trainer
     from train_probe import ThroughputProbe
+    from wlf.data.chat_sets import read_chat_set
+    from wlf.training import run
+    from wlf.training import settings as train_settings
+    from wlf.training import trainer as weighted_trainer
 
     transformers.logging.set_verbosity_error()
     datasets.disable_progress_bars()
@@ -201,7 +200,7 @@ def train_and_measure(
             "logging_steps": 10_000,
         }
     )
-    records = train.prompt_completion_records(train.read_train_rows(train_file), "accept", 4.0)
+    records = run.prompt_completion_records(read_chat_set(train_file, require_answer=True), "accept", 4.0)
     probe = ThroughputProbe(warmup_steps=1)
     # one extra step at the end is profiled and left out of the step times
     timer = phase_callbacks()(profile_step=steps)
@@ -218,7 +217,7 @@ def train_and_measure(
             train_dataset=datasets.Dataset.from_list(records),
             processing_class=tokenizer,
             callbacks=[probe, timer],
-            end_of_turn_id=train.end_of_turn_id(tokenizer),
+            end_of_turn_id=run.end_of_turn_id(tokenizer),
             max_tokens=max_tokens,
         )
         trainer.remove_callback(PrinterCallback)  # the report is printed at the end, not the Trainer's logs

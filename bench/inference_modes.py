@@ -19,12 +19,10 @@ import sys
 import time
 from pathlib import Path
 
+import bench_fixtures
+
 REPO = Path(__file__).resolve().parents[1]
 BENCH = Path(__file__).resolve().parent
-sys.path.insert(0, str(BENCH))
-sys.path.insert(0, str(REPO / "workflow" / "scripts"))
-
-import bench_fixtures  # noqa: E402  (needs bench/ and workflow/scripts on sys.path)
 
 MODES = ("score", "generate")
 FULL = {
@@ -82,8 +80,8 @@ def measure(
     model_dir: Path, test_file: Path, batch_size: int, max_new_tokens: int, repeats: int
 ) -> list[dict]:
     """Return one row per (repeat, mode): seconds, examples/s and the predictions' label counts."""
-    import infer
-    from chat_files import read_chat_set
+    from wlf.data.chat_sets import read_chat_set
+    from wlf.evaluation import inference as infer
 
     papers = read_chat_set(test_file)
     model, tokenizer = infer.load_model(model_dir, trust_remote_code=False)

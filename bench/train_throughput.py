@@ -22,11 +22,10 @@ import sys
 import time
 from pathlib import Path
 
+import bench_fixtures
+
 REPO = Path(__file__).resolve().parents[1]
 BENCH = Path(__file__).resolve().parent
-sys.path.insert(0, str(BENCH))
-
-import bench_fixtures  # noqa: E402  (needs bench/ on sys.path)
 
 CONTENDERS = ("weighted", "plain", "plain_compact", "naive_func", "naive_subclass", "llamafactory")
 REFERENCE = "weighted"

@@ -23,11 +23,11 @@ import sys
 import tempfile
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO / "workflow" / "scripts"))
+from wlf.data.chat_sets import read_chat_set
+from wlf.training import run as training_run
+from wlf.training import settings as train_settings
 
-import train  # noqa: E402  (needs workflow/scripts on sys.path)
-import train_settings  # noqa: E402
+REPO = Path(__file__).resolve().parents[1]
 
 CONTENDERS = ("weighted", "plain", "plain_compact", "naive_func", "naive_subclass")
 
@@ -36,7 +36,7 @@ def weighted_full_logits_loss(logits, labels, token_weights, num_items_in_batch=
     """Return sum(w * CE) / denominator from full-vocabulary logits (the naive weighted loss).
 
     In the naive trainers the denominator is the Trainer's label-token count (the `mean` reduction of
-    weighted_loss.py): the same work as the step-token-weighted one, which only changes a scalar.
+    wlf/training/loss.py): the same work as the step-token-weighted one, which only changes a scalar.
     """
     import torch.nn.functional as F
 
@@ -58,7 +58,7 @@ def naive_trainers():
     """Return the two naive weighted trainer classes (built lazily: they import TRL)."""
     from trl import SFTTrainer
 
-    import weighted_trainer
+    from wlf.training import trainer as weighted_trainer
 
     class _WeightColumn(SFTTrainer):
         def __init__(self, *args, **kwargs):
@@ -111,8 +111,8 @@ def run(
     from transformers import AutoModelForCausalLM, AutoTokenizer
     from trl import SFTConfig, SFTTrainer
 
-    import weighted_trainer
     from train_probe import ThroughputProbe
+    from wlf.training import trainer as weighted_trainer
 
     torch.set_num_threads(threads)
     transformers.logging.set_verbosity_error()
@@ -128,8 +128,9 @@ def run(
             "logging_steps": 10_000,
         }
     )
-    rows = train.read_train_rows(train_file)
-    records = train.prompt_completion_records(rows, "accept", gamma)
+    records = training_run.prompt_completion_records(
+        read_chat_set(train_file, require_answer=True), "accept", gamma
+    )
     if contender in ("plain", "plain_compact"):
         records = [{k: v for k, v in record.items() if k != "example_weight"} for record in records]
     with tempfile.TemporaryDirectory(prefix="bench-train-") as output_dir:
@@ -151,7 +152,7 @@ def run(
             trainer = weighted_trainer.WeightedSFTTrainer(
                 **common,
                 loss_reduction="step_token_weighted",
-                end_of_turn_id=train.end_of_turn_id(tokenizer),
+                end_of_turn_id=training_run.end_of_turn_id(tokenizer),
                 max_tokens=max_length,
             )
         elif contender in ("plain", "plain_compact"):

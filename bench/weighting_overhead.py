@@ -22,11 +22,9 @@ import tempfile
 import time
 from pathlib import Path
 
-BENCH = Path(__file__).resolve().parent
-sys.path.insert(0, str(BENCH))
-sys.path.insert(0, str(BENCH.parent / "workflow" / "scripts"))
+import train_throughput
 
-import train_throughput  # noqa: E402  (bench/ on sys.path)
+BENCH = Path(__file__).resolve().parent
 
 KINDS = ("weighted", "plain_compact")
 
@@ -63,9 +61,10 @@ def build_trainer(
     from transformers import AutoModelForCausalLM, AutoTokenizer
     from trl import SFTConfig, SFTTrainer
 
-    import train
-    import train_settings
-    import weighted_trainer
+    from wlf.data.chat_sets import read_chat_set
+    from wlf.training import run
+    from wlf.training import settings as train_settings
+    from wlf.training import trainer as weighted_trainer
 
     settings = train_settings.resolve_settings(
         {
@@ -79,7 +78,7 @@ def build_trainer(
     )
     kwargs = train_settings.sft_config_kwargs(settings, output_dir, bf16=False, cuda=False)
     kwargs.update(max_steps=steps, save_strategy="no", logging_strategy="no", logging_first_step=False)
-    records = train.prompt_completion_records(train.read_train_rows(train_file), "accept", 4.0)
+    records = run.prompt_completion_records(read_chat_set(train_file, require_answer=True), "accept", 4.0)
     tokenizer = AutoTokenizer.from_pretrained(model_dir)
     model = AutoModelForCausalLM.from_pretrained(model_dir, dtype=torch.float32)
     common = {"model": model, "args": SFTConfig(**kwargs), "processing_class": tokenizer}
@@ -87,7 +86,7 @@ def build_trainer(
         trainer = weighted_trainer.WeightedSFTTrainer(
             **common,
             train_dataset=datasets.Dataset.from_list(records),
-            end_of_turn_id=train.end_of_turn_id(tokenizer),
+            end_of_turn_id=run.end_of_turn_id(tokenizer),
             max_tokens=max_length,
         )
     else:

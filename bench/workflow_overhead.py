@@ -1,6 +1,6 @@
 """Snakemake's own cost: dry-run time of the 19-experiment grid, and per-job overhead of a local run.
 
-Both run the real `snakemake` CLI on a throw-away copy of the workflow (tests/snakemake_runner.py).
+Both run the real `snakemake` CLI on a throw-away copy of the workflow (bench/snakemake_runner.py).
   dry run:   `snakemake -n` on config/config.yaml (production) and on the demo overlay, cold then warm
   local run: one experiment of the demo (make_corpus -> ... -> evaluate) with --cores 1, so jobs run one
              after another; overhead = total wall time - the sum of the jobs' own times, each from its start
@@ -26,10 +26,10 @@ import tempfile
 import time
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO / "tests"))
+import snakemake_runner  # bench/snakemake_runner.py: the CLI on a throw-away copy of the workflow
 
-import snakemake_runner  # noqa: E402  (tests/ on sys.path: the tests' way to run the CLI on a copy)
+REPO = Path(__file__).resolve().parents[1]
+
 
 DEMO = ("--configfile", "config/demo.yaml")
 TARGET_EXPERIMENT = "baseline_gamma1.0_prop1_2"

@@ -1,33 +1,48 @@
-"""Everything derived from config: the experiment table, input functions and every output path."""
+"""Everything derived from config: the checked experiment table, every output path, the settings each script
+receives, the jobs' sizes, and the input and params functions of the rules."""
 
 import json
-import sys
+import shlex
 from pathlib import Path
 
-import pandas as pd
 from snakemake.exceptions import WorkflowError
 from snakemake.logging import logger
 
-SCRIPTS = Path(workflow.basedir) / "workflow" / "scripts"
-sys.path.insert(0, str(SCRIPTS))
-
-import experiments as grid  # noqa: E402  (needs SCRIPTS on sys.path)
-
 try:
+    from wlf import experiments as grid
+    from wlf import settings as schema
+    from wlf.evaluation.figures import FIGURES
+except ModuleNotFoundError as error:
+    raise WorkflowError(
+        f"{error}: the workflow's package is not installed; run `pip install -e .` in the repository"
+    ) from None
+
+# The config is checked against workflow/schemas/config.schema.yaml, and every experiment against its name.
+try:
+    schema.check_config(config)
     EXPERIMENTS = grid.parse_experiments(config["experiments"])
     grid.check_overrides(config["train"].get("overrides", {}), EXPERIMENTS)
-except grid.ExperimentConfigError as error:
+except ValueError as error:
     raise WorkflowError(f"invalid config: {error}") from None
-EXPERIMENT_TABLE = pd.DataFrame(
-    [vars(experiment) for experiment in EXPERIMENTS]
-).set_index("name", drop=False)
+EXPERIMENT_BY_NAME = {experiment.name: experiment for experiment in EXPERIMENTS}
 BASELINE = grid.find_baseline(EXPERIMENTS)
+# Prior-shift counterparts exist for the non-baseline experiments, and only when there is a baseline to shift.
+PRIORSHIFT_EXPERIMENTS = (
+    [e for e in EXPERIMENTS if e.variant != "baseline"] if BASELINE else []
+)
+# Where each method's predictions and metrics live: the fine-tuned model's at the top, the others in a folder.
+METHOD_DIRS = {
+    grid.FINETUNED: "",
+    grid.PRIORSHIFT: "priorshift/",
+    grid.TFIDF: "tfidf_logreg/",
+}
 
 
 wildcard_constraints:
-    prop=r"1_[1-9][0-9]*",
+    prop=grid.PROP_PATTERN.pattern.strip("^$"),
     variant="|".join(grid.VARIANTS),
     gamma=r"[0-9]+\.[0-9]+",
+    method_dir="(" + "|".join(d for d in METHOD_DIRS.values() if d) + ")?",
 
 
 # ---- output paths: defined here once, used by every rule ----
@@ -41,19 +56,24 @@ TEST_SET = "results/data/test.jsonl"
 TEST_STATS = "results/data/test_stats.json"
 MODEL_DIR = f"results/models/{EXP}"
 CHECKPOINT_DIR = f"results/checkpoints/{EXP}"
-PREDICTIONS = f"results/predictions/{EXP}.jsonl"
-METRICS = f"results/metrics/{EXP}.json"
-# the reference baselines (issue 9): prior-shifted baseline predictions and a TF-IDF classifier
-PRIORSHIFT_PREDICTIONS = f"results/predictions/priorshift/{EXP}.jsonl"
+# {method_dir}: METHOD_DIRS of the method whose predictions or metrics these are
+PREDICTIONS_OF = f"results/predictions/{{method_dir}}{EXP}.jsonl"
+METRICS_OF = f"results/metrics/{{method_dir}}{EXP}.json"
 PRIORSHIFT_STATUS = f"results/predictions/priorshift/{EXP}.status.json"
-PRIORSHIFT_METRICS = f"results/metrics/priorshift/{EXP}.json"
-TFIDF_PREDICTIONS = f"results/predictions/tfidf_logreg/{EXP}.jsonl"
-TFIDF_METRICS = f"results/metrics/tfidf_logreg/{EXP}.json"
 ALL_METRICS_JSON = "results/metrics/all_metrics.json"
 ALL_METRICS_CSV = "results/metrics/all_metrics.csv"
 HYPOTHESES_JSON = "results/metrics/hypotheses.json"
 HYPOTHESES_MD = "results/metrics/hypotheses.md"
 PLOTS = "results/plots"
+
+
+def of_method(pattern, method):
+    """Return a {method_dir} pattern for one method, e.g. the fine-tuned predictions' path pattern."""
+    return pattern.replace("{method_dir}", METHOD_DIRS[method])
+
+
+PREDICTIONS = of_method(PREDICTIONS_OF, grid.FINETUNED)
+METRICS = of_method(METRICS_OF, grid.FINETUNED)
 
 
 def experiment_paths(pattern, experiments=None):
@@ -64,15 +84,151 @@ def experiment_paths(pattern, experiments=None):
     ]
 
 
+def experiments_of_method(method):
+    """Return the experiments a method has predictions for (prior shift: every one but the baseline)."""
+    return PRIORSHIFT_EXPERIMENTS if method == grid.PRIORSHIFT else EXPERIMENTS
+
+
+def all_metrics_files():
+    """Return every metrics file of every method: what the table collects."""
+    return [
+        path
+        for method in grid.METHODS
+        for path in experiment_paths(
+            of_method(METRICS_OF, method), experiments_of_method(method)
+        )
+    ]
+
+
+ALL_PREDICTIONS = experiment_paths(PREDICTIONS)
+ALL_PRIORSHIFT_PREDICTIONS = experiment_paths(
+    of_method(PREDICTIONS_OF, grid.PRIORSHIFT), PRIORSHIFT_EXPERIMENTS
+)
+BASELINE_PREDICTIONS = experiment_paths(PREDICTIONS, [BASELINE] if BASELINE else [])
+PLOT_FILES = [f"{PLOTS}/{name}" for name in FIGURES]
+
+
+# ---- the settings each script receives: the config keys its schema definition lists ----
+def as_json(settings):
+    """Return settings as compact, key-sorted JSON so params compare stably across runs."""
+    return json.dumps(settings, sort_keys=True, separators=(",", ":"))
+
+
+def settings_of(section, definition):
+    """Return the keys of config[section] that the schema's $defs/<definition> lists (what its script reads)."""
+    return {k: v for k, v in config[section].items() if k in schema.keys(definition)}
+
+
+MODEL_KEYS = {
+    key: config["model"].get(key, spec["default"])
+    for key, spec in schema.model_keys().items()
+}
+DATASET_SETTINGS = as_json(settings_of("data", "dataset") | MODEL_KEYS)
+TRAIN_SETTINGS = settings_of("train", "training") | MODEL_KEYS
+INFER_SETTINGS = as_json(settings_of("infer", "inference") | MODEL_KEYS)
+EVALUATION = schema.defaults("evaluation") | config["evaluate"]
+EVALUATE_SETTINGS = as_json(config["evaluate"])
+TFIDF_SETTINGS = as_json(
+    {"threshold": config["infer"]["threshold"]}
+    | config.get("baselines", {}).get("tfidf_logreg", {})
+)
+# The generators take their seed on the command line; the rest of their section is their settings.
+SYNTHETIC_SETTINGS = dict(config["data"].get("synthetic") or {})
+SYNTHETIC_SEED = int(SYNTHETIC_SETTINGS.pop("seed", 0))
+TINY_SETTINGS = dict(config["model"].get("tiny") or {})
+TINY_SEED = int(TINY_SETTINGS.pop("seed", 0))
+# The tokenizer also learns the prompt words, which every example repeats (the {paper} slot is left out).
+PROMPT_TEXTS = as_json(
+    [config["data"]["system_prompt"], *config["data"]["user_template"].split("{paper}")]
+)
+
+
+# ---- the jobs' sizes: GPUs are experiment settings (they change the global batch), the rest derive ----
+TRAIN_GPUS = int(config["train"].get("gpus") or 0)
+# One process per GPU; train.num_processes overrides (e.g. 2 CPU processes to check data parallelism).
+TRAIN_PROCESSES = int(config["train"].get("num_processes") or max(TRAIN_GPUS, 1))
+# Locally one torch thread per process: two jobs share the 2 cores better than one job with 2 threads.
+TRAIN_THREADS = int(
+    config["train"].get("threads")
+    or (4 * TRAIN_PROCESSES if TRAIN_GPUS else TRAIN_PROCESSES)
+)
+TRAIN_MEM_MB = int(
+    config["train"].get("mem_mb") or (32000 * TRAIN_GPUS if TRAIN_GPUS else 4000)
+)
+TRAIN_RUNTIME = int(config["train"].get("runtime") or (1440 if TRAIN_GPUS else 30))
+# Several processes: accelerate launch (port 0 = a free port, so concurrent jobs on one node do not collide).
+TRAIN_LAUNCHER = (
+    f"accelerate launch --num_processes {TRAIN_PROCESSES} --main_process_port 0 --config_file "
+    + (config["train"].get("accelerate_config") or "config/accelerate/ddp.yaml")
+    if TRAIN_PROCESSES > 1
+    else "python"
+)
+INFER_GPUS = int(config["infer"].get("gpus") or 0)
+INFER_THREADS = int(config["infer"].get("threads") or 2)
+INFER_MEM_MB = int(config["infer"].get("mem_mb") or (32000 if INFER_GPUS else 4000))
+INFER_RUNTIME = int(config["infer"].get("runtime") or (120 if INFER_GPUS else 60))
+
+
+# ---- input and params functions ----
+def script(name):
+    """Return the path of a command-line script in workflow/scripts/."""
+    return Path(workflow.basedir) / "workflow" / "scripts" / name
+
+
 def experiment_of(wildcards):
     """Return the configured experiment a job's wildcards name (KeyError if it is not configured)."""
     name = grid.experiment_name(
         wildcards.variant, float(wildcards.gamma), wildcards.prop
     )
-    row = EXPERIMENT_TABLE.loc[name]
-    return grid.Experiment(
-        name=row["name"], prop=row["prop"], variant=row["variant"], gamma=row["gamma"]
+    return EXPERIMENT_BY_NAME[name]
+
+
+def experiment_json(wildcards):
+    """Return the job's experiment as the JSON {name, prop, variant, gamma} the scripts take."""
+    return as_json(vars(experiment_of(wildcards)))
+
+
+def train_settings(wildcards):
+    """Return the train settings of the job's experiment: train.overrides[<name>] updates the global ones."""
+    overrides = config["train"].get("overrides") or {}
+    return as_json(TRAIN_SETTINGS | overrides.get(experiment_of(wildcards).name, {}))
+
+
+def dataset_settings(wildcards):
+    """Return the data settings (a function, so that user_template's {paper} is not read as a wildcard)."""
+    return DATASET_SETTINGS
+
+
+def prompt_texts(wildcards):
+    """Return the prompt words the tokenizer learns (a function for the same reason as dataset_settings)."""
+    return PROMPT_TEXTS
+
+
+def method_of(wildcards):
+    """Return the method whose predictions a job evaluates, from its {method_dir}."""
+    return next(
+        method
+        for method, folder in METHOD_DIRS.items()
+        if folder == wildcards.method_dir
     )
+
+
+def evaluate_inputs(wildcards):
+    """Return the predictions an evaluate job reads, with the prior shift's status sidecar (why it skipped)."""
+    inputs = {"predictions": PREDICTIONS_OF.format(**wildcards)}
+    if method_of(wildcards) == grid.PRIORSHIFT:
+        inputs["status"] = PRIORSHIFT_STATUS.format(**wildcards)
+    return inputs
+
+
+def status_option(wildcards, input):
+    """Return the --status option of an evaluate job that has a status sidecar, else nothing."""
+    return f"--status {shlex.quote(input.status)}" if "status" in input.keys() else ""
+
+
+def output_folder(wildcards, output):
+    """Return the folder of a job's first output (where a script writes its fixed set of files)."""
+    return Path(output[0]).parent
 
 
 def model_source():
@@ -131,8 +287,3 @@ def fail_on_missing_sources():
 MISSING_SOURCES = missing_user_sources()
 for message in MISSING_SOURCES:
     logger.warning(f"{message} (a dry run shows the DAG without it; a real run stops)")
-
-
-def as_json(settings):
-    """Return settings as compact, key-sorted JSON so params compare stably across runs."""
-    return json.dumps(settings, sort_keys=True, separators=(",", ":"))

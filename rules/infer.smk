@@ -1,14 +1,5 @@
 # Inference: every fine-tuned model answers every test paper (score: P(Accept); generate: parsed text).
 
-# Keys of the config `infer` section that infer.py reads (gpus, threads, mem_mb, runtime size the job).
-INFER_KEYS = ["mode", "threshold", "batch_size", "max_new_tokens", "max_length"]
-INFER_GPUS = int(config["infer"].get("gpus", 0))
-# Computed once here (the linter wants functions in common.smk): the inference keys + model.trust_remote_code.
-INFER_SETTINGS = as_json(
-    {key: config["infer"][key] for key in INFER_KEYS if key in config["infer"]}
-    | {"trust_remote_code": bool(config["model"].get("trust_remote_code", False))}
-)
-
 
 rule infer:
     input:
@@ -23,13 +14,13 @@ rule infer:
         f"benchmarks/infer/{EXP}.tsv"
     conda:
         "../envs/train.yaml"
-    threads: int(config["infer"].get("threads") or 2)
+    threads: INFER_THREADS
     resources:
         gpu=INFER_GPUS,
-        mem_mb=int(config["infer"].get("mem_mb") or (32000 if INFER_GPUS else 4000)),
-        runtime=int(config["infer"].get("runtime") or (120 if INFER_GPUS else 60)),
+        mem_mb=INFER_MEM_MB,
+        runtime=INFER_RUNTIME,
     params:
-        script=SCRIPTS / "infer.py",
+        script=script("infer.py"),
         settings=INFER_SETTINGS,
     shell:
         "python {params.script:q} --model {input.model:q} --test-file {input.test:q}"

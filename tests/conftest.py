@@ -9,7 +9,7 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 
 
-# ---------------------------------------------------------------- data stage (issue 3)
+# ---------------------------------------------------------------- data stage
 # A small synthetic corpus and the tiny model built from it, once per session.
 
 DATA_CORPUS_SETTINGS = {"n_train": 200, "n_test": 80, "test_accept_rate": 0.3}
@@ -21,19 +21,20 @@ DATA_MODEL_SEED = 0
 @pytest.fixture(scope="session")
 def data_corpus(tmp_path_factory):
     """Return (train_path, test_path) of a 200/80-paper synthetic corpus (train balanced, test 30% accept)."""
-    import synthetic_corpus
+    from wlf.data import synthetic
+    from wlf.files import write_jsonl
 
     folder = tmp_path_factory.mktemp("data_corpus")
-    train, test = synthetic_corpus.generate_corpus(DATA_CORPUS_SETTINGS, DATA_CORPUS_SEED)
-    synthetic_corpus.write_jsonl(folder / "train.jsonl", train)
-    synthetic_corpus.write_jsonl(folder / "test.jsonl", test)
+    train, test = synthetic.generate_corpus(DATA_CORPUS_SETTINGS, DATA_CORPUS_SEED)
+    write_jsonl(folder / "train.jsonl", train)
+    write_jsonl(folder / "test.jsonl", test)
     return folder / "train.jsonl", folder / "test.jsonl"
 
 
 @pytest.fixture(scope="session")
 def data_tiny_model(data_corpus, tmp_path_factory):
     """Return the folder of the tiny Qwen2 model and tokenizer built from the data_corpus train split."""
-    import tiny_model
+    from wlf.data import tiny_model
 
     folder = tmp_path_factory.mktemp("data_tiny_model") / "model"
     return tiny_model.build_tiny_model(data_corpus[0], DATA_MODEL_SETTINGS, DATA_MODEL_SEED, folder)
@@ -42,10 +43,10 @@ def data_tiny_model(data_corpus, tmp_path_factory):
 @pytest.fixture(scope="session")
 def data_chat_rows(data_corpus, data_tiny_model):
     """Return chat training rows (prop 1_2, papers cut to 48 tokens) built by the data stage from data_corpus."""
-    import make_dataset
+    from wlf.data import dataset
 
-    settings = make_dataset.merge_settings({"max_paper_tokens": 48})
-    rows, _ = make_dataset.make_dataset(
+    settings = dataset.merge_settings({"max_paper_tokens": 48})
+    rows, _ = dataset.make_dataset(
         "train",
         str(data_corpus[0]),
         str(data_tiny_model),

@@ -1,4 +1,4 @@
-"""Issue-9 baselines: prior-shift counterparts (odds arithmetic, skipping without probabilities) and TF-IDF + LR."""
+"""Reference baselines: prior-shift counterparts (odds arithmetic, skipping without probabilities) and TF-IDF + LR."""
 
 import json
 import math
@@ -8,9 +8,11 @@ import pytest
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
 
-import priorshift
-import tfidf_baseline
-from prediction_files import read_predictions
+import priorshift as priorshift_cli
+import tfidf_baseline as tfidf_cli
+from wlf.evaluation import priorshift, tfidf
+from wlf.evaluation.predictions import read_predictions
+from wlf.experiments import class_weights
 
 BASELINE = {"name": "baseline_gamma1.0_prop1_2", "prop": "1_2", "variant": "baseline", "gamma": 1.0}
 
@@ -68,7 +70,7 @@ def write_baseline(path, p_accept, labels=None):
 
 def run_priorshift(tmp_path, baseline_path, target):
     output, status = tmp_path / "ps" / "out.jsonl", tmp_path / "ps" / "out.status.json"
-    priorshift.main(
+    priorshift_cli.main(
         [
             "--baseline-predictions",
             str(baseline_path),
@@ -142,10 +144,10 @@ def write_chat(path, rows):
 
 def test_tfidf_baseline_agrees_with_a_direct_sklearn_fit(tmp_path):
     train, test = corpus(120, seed=0), corpus(40, seed=1)
-    settings = tfidf_baseline.parse_settings("{}")
-    weights = tfidf_baseline.class_weights("accept", 4.0)
+    settings = tfidf.parse_settings("{}")
+    weights = class_weights("accept", 4.0)
     assert weights == {"Accept": 4.0, "Reject": 1.0}
-    rows = tfidf_baseline.fit_and_predict(
+    rows = tfidf.fit_and_predict(
         [{"id": r["id"], "label": r["label"], "prompt": r["messages"][:2]} for r in train],
         [{"id": r["id"], "label": r["label"], "prompt": r["messages"][:2]} for r in test],
         weights,
@@ -170,7 +172,7 @@ def test_tfidf_class_weight_moves_the_predicted_acceptance_rate(tmp_path):
     rates, mean_p = {}, {}
     for variant, gamma in (("reject", 8.0), ("baseline", 1.0), ("accept", 8.0)):
         output = tmp_path / f"{variant}.jsonl"
-        tfidf_baseline.main(
+        tfidf_cli.main(
             [
                 "--train-file",
                 str(train),
@@ -193,14 +195,12 @@ def test_tfidf_class_weight_moves_the_predicted_acceptance_rate(tmp_path):
 def test_tfidf_needs_both_labels_in_training(tmp_path):
     train = [{"id": "a", "label": "Reject", "prompt": [{"role": "user", "content": "x"}]}]
     with pytest.raises(ValueError, match=r"only \['Reject'\] papers"):
-        tfidf_baseline.fit_and_predict(
-            train, train, {"Accept": 1.0, "Reject": 1.0}, tfidf_baseline.parse_settings("{}")
-        )
+        tfidf.fit_and_predict(train, train, {"Accept": 1.0, "Reject": 1.0}, tfidf.parse_settings("{}"))
 
 
 def test_tfidf_settings_reject_unknown_keys():
-    with pytest.raises(ValueError, match=r"unknown keys \['ngrams'\]"):
-        tfidf_baseline.parse_settings(json.dumps({"ngrams": 3}))
+    with pytest.raises(ValueError, match=r"baselines\.tfidf_logreg\.ngrams: unknown key"):
+        tfidf.parse_settings(json.dumps({"ngrams": 3}))
 
 
 def test_odds_factor_is_the_product_of_class_and_prior_factors():

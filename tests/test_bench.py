@@ -3,26 +3,23 @@
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
 
 import pytest
+import torch
+
+import bench_fixtures  # bench/ is on the tests' pythonpath (pyproject.toml)
+import cost_model
+import hardware_efficiency
+import inference_modes
+import train_probe
+import train_throughput
+import train_worker
+import weighting_overhead
+import workflow_overhead
+from wlf import experiments
 
 BENCH = Path(__file__).resolve().parents[1] / "bench"
-sys.path.insert(0, str(BENCH))
-
-import torch  # noqa: E402
-
-import bench_fixtures  # noqa: E402  (bench/ is not a package; put on sys.path above)
-import cost_model  # noqa: E402
-import experiments  # noqa: E402
-import hardware_efficiency  # noqa: E402
-import inference_modes  # noqa: E402
-import train_probe  # noqa: E402
-import train_throughput  # noqa: E402
-import train_worker  # noqa: E402
-import weighting_overhead  # noqa: E402
-import workflow_overhead  # noqa: E402
 
 SHAPE_7B = cost_model.ModelShape(**cost_model.QWEN25_7B)
 

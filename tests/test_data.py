@@ -7,12 +7,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-import labels
 import make_dataset
-import prompts
-import sampling
-import sources
-import synthetic_corpus
+import synthetic_corpus as synthetic_corpus_cli
+from wlf import labels
+from wlf.data import prompts, sampling, sources, synthetic
 
 SETTINGS = {"max_paper_tokens": 512, "seed": 42}
 
@@ -490,7 +488,7 @@ def test_corpus_has_requested_sizes_and_accept_rates(tmp_path):
         "--test-out",
         str(test_path),
     ]
-    assert synthetic_corpus.main(argv) == 0
+    assert synthetic_corpus_cli.main(argv) == 0
     train, test = read_jsonl(train_path), read_jsonl(test_path)
     assert (len(train), len(test)) == (300, 100)
     assert sum(row["decision"].startswith("Accept") for row in train) == 150
@@ -506,7 +504,7 @@ def test_corpus_has_requested_sizes_and_accept_rates(tmp_path):
     words = [len(row["abstract"].split()) for row in train]
     assert min(words) >= 40 and max(words) <= 80
     first = (train_path.read_bytes(), test_path.read_bytes())
-    assert synthetic_corpus.main(argv) == 0
+    assert synthetic_corpus_cli.main(argv) == 0
     assert (train_path.read_bytes(), test_path.read_bytes()) == first
 
 
@@ -515,7 +513,7 @@ def test_corpus_is_learnable_by_bag_of_words_but_noisy():
     from sklearn.linear_model import LogisticRegression
     from sklearn.metrics import balanced_accuracy_score
 
-    train, test = synthetic_corpus.generate_corpus({}, seed=42)
+    train, test = synthetic.generate_corpus({}, seed=42)
     vectorizer = CountVectorizer(min_df=2)
     features = vectorizer.fit_transform([r["title"] + " " + r["abstract"] for r in train])
     model = LogisticRegression(max_iter=2000).fit(features, [r["decision"] != "Reject" for r in train])
@@ -525,5 +523,5 @@ def test_corpus_is_learnable_by_bag_of_words_but_noisy():
 
 
 def test_corpus_rejects_unknown_settings():
-    with pytest.raises(ValueError, match=r"unknown data.synthetic setting\(s\) \['n_trian'\]"):
-        synthetic_corpus.generate_corpus({"n_trian": 5}, seed=0)
+    with pytest.raises(ValueError, match=r"data\.synthetic\.n_trian: unknown key"):
+        synthetic.generate_corpus({"n_trian": 5}, seed=0)

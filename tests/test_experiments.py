@@ -2,8 +2,8 @@
 
 import pytest
 
-import experiments as grid
 from snakemake_runner import load_config
+from wlf import experiments as grid
 
 
 def entry(variant="accept", gamma=2.0, prop="1_3", name=None):

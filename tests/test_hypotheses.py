@@ -6,10 +6,10 @@ import math
 import numpy as np
 import pytest
 
-import experiments as grid
-import hypotheses
-import priorshift
-from prediction_files import PredictionFileError
+import hypotheses as hypotheses_cli
+from wlf import experiments as grid
+from wlf.evaluation import hypotheses_report, hypothesis_tests, priorshift
+from wlf.evaluation.predictions import PredictionFileError
 
 N_PAPERS = 200
 GRID = [("baseline", 1.0, "1_2")] + [
@@ -87,8 +87,19 @@ def make_grid(tmp_path, shift=prior_shift_logit, experiments=GRID, with_priorshi
     return table
 
 
+def prediction_paths(tmp_path, table, method):
+    """Return the prediction files of a method's table rows, in table order (as the rule passes them)."""
+    folder = tmp_path / ("predictions" if method == "finetuned" else method)
+    return [str(folder / f"{row['name']}.jsonl") for row in table if row["method"] == method]
+
+
 def run(tmp_path, table, settings=SETTINGS):
-    return hypotheses.run_hypotheses(table, tmp_path / "predictions", tmp_path / "priorshift", settings)
+    return hypotheses_cli.hypotheses_of_files(
+        table,
+        prediction_paths(tmp_path, table, "finetuned"),
+        prediction_paths(tmp_path, table, "priorshift"),
+        settings,
+    )
 
 
 @pytest.mark.parametrize(
@@ -104,7 +115,7 @@ def run(tmp_path, table, settings=SETTINGS):
     ],
 )
 def test_direction_verdict_rule(ci, sign, verdict):
-    assert hypotheses.direction_verdict(ci, sign) == verdict
+    assert hypothesis_tests.direction_verdict(ci, sign) == verdict
 
 
 def test_effects_that_follow_the_prior_shift_support_h1_h2_h3(tmp_path):
@@ -204,7 +215,9 @@ def test_skipped_prior_shift_is_reported_not_compared(tmp_path):
     shift = result["priorshift"]
     assert not shift["available"] and shift["comparisons"] == []
     assert shift["note"] == reason and len(shift["absent"]) == 2
-    assert f"Prior-shift counterparts absent for 2 experiment(s): {reason}" in hypotheses.markdown(result)
+    assert f"Prior-shift counterparts absent for 2 experiment(s): {reason}" in hypotheses_report.markdown(
+        result
+    )
 
 
 def test_predictions_of_different_test_sets_are_refused(tmp_path):
@@ -224,14 +237,14 @@ def test_main_writes_json_and_markdown_with_verdicts_and_rules(tmp_path):
     table_path = tmp_path / "all_metrics.json"
     table_path.write_text(json.dumps(table))
     out_json, out_md = tmp_path / "out" / "hypotheses.json", tmp_path / "out" / "hypotheses.md"
-    hypotheses.main(
+    hypotheses_cli.main(
         [
             "--all-metrics",
             str(table_path),
-            "--predictions-dir",
-            str(tmp_path / "predictions"),
-            "--priorshift-dir",
-            str(tmp_path / "priorshift"),
+            "--predictions",
+            *prediction_paths(tmp_path, table, "finetuned"),
+            "--priorshift",
+            *prediction_paths(tmp_path, table, "priorshift"),
             "--settings",
             json.dumps({"bootstrap_resamples": 50}),
             "--output-json",

@@ -7,10 +7,12 @@ import numpy as np
 import pytest
 import torch
 
-import infer
-import tiny_model
-from chat_files import ChatFileError, read_chat_set
-from prediction_files import read_predictions
+import infer as infer_cli
+from wlf.data import tiny_model
+from wlf.data.chat_sets import ChatFileError, read_chat_set
+from wlf.evaluation import inference as infer
+from wlf.evaluation.predictions import read_predictions
+from wlf.settings import SettingsError
 
 SYSTEM = "You are an area chair."
 TEMPLATE = "Decide: Accept or Reject.\n\n{paper}"
@@ -62,7 +64,7 @@ def test_file(tmp_path):
 
 
 def settings(**changes):
-    return {**infer.DEFAULT_SETTINGS, **changes}
+    return {**infer.parse_settings("{}"), **changes}
 
 
 def test_score_mode_padded_batches_equal_one_paper_at_a_time(tiny, test_file):
@@ -176,7 +178,7 @@ def test_generate_mode_batched_with_left_padding_equals_one_paper_at_a_time(tiny
 def test_main_writes_valid_rows_in_test_file_order_and_reports_throughput(tiny, test_file, tmp_path, capsys):
     model_dir, _, _ = tiny
     output = tmp_path / "out" / "predictions.jsonl"
-    infer.main(
+    infer_cli.main(
         [
             "--model",
             str(model_dir),
@@ -267,11 +269,11 @@ def test_bad_test_set_row_fails_naming_file_and_line(tmp_path, line, message):
         ({"mode": "sample"}, "infer.mode = 'sample'"),
         ({"threshold": 1.5}, "infer.threshold = 1.5"),
         ({"batch_size": 0}, "infer.batch_size = 0"),
-        ({"gpus": 1}, r"unknown keys \['gpus'\]"),
+        ({"gpus": 1}, r"infer\.gpus: unknown key"),
     ],
 )
 def test_bad_settings_fail_naming_the_key(given, message):
-    with pytest.raises(infer.InferenceInputError, match=message):
+    with pytest.raises(SettingsError, match=message):
         infer.parse_settings(json.dumps(given))
 
 

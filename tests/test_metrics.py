@@ -19,8 +19,9 @@ from sklearn.metrics import (
 
 import aggregate_metrics
 import evaluate
-import metrics
-from prediction_files import PredictionFileError, read_predictions
+from wlf.evaluation import metrics, table
+from wlf.evaluation.predictions import PredictionFileError, read_predictions
+from wlf.settings import defaults, resolve_json
 
 # 10 papers, 4 truly accepted; p_accept thresholded at 0.5 gives the predictions.
 LABELS = ["Accept", "Accept", "Accept", "Accept", "Reject", "Reject", "Reject", "Reject", "Reject", "Reject"]
@@ -267,12 +268,12 @@ def test_an_empty_prediction_file_is_an_error(tmp_path):
     [
         ({"bootstrap_resamples": 0}, "bootstrap_resamples = 0"),
         ({"confidence": 1.0}, "confidence = 1.0"),
-        ({"seed": 1}, r"unknown keys \['seed'\]"),
+        ({"seed": 1}, r"evaluate\.seed: unknown key"),
     ],
 )
 def test_bad_evaluate_settings_fail_naming_the_key(settings, message):
     with pytest.raises(ValueError, match=message):
-        evaluate.parse_settings(json.dumps(settings))
+        resolve_json("evaluation", json.dumps(settings), "evaluate")
 
 
 def metrics_file(tmp_path, name, method, **changes):
@@ -282,8 +283,9 @@ def metrics_file(tmp_path, name, method, **changes):
     result = {
         "experiment": {**experiment, "accept_fraction": 1 / int(prop.split("_")[1])},
         "method": method,
-        **evaluate.evaluate_rows(
-            rows_of(LABELS, P_ACCEPT), {**evaluate.DEFAULT_SETTINGS, "bootstrap_resamples": 20}
+        **metrics.evaluate_predictions(
+            metrics.predictions_from_rows(rows_of(LABELS, P_ACCEPT)),
+            {**defaults("evaluation"), "bootstrap_resamples": 20},
         ),
         **changes,
     }
@@ -315,24 +317,22 @@ def test_aggregate_writes_one_sorted_row_per_experiment_and_method(tmp_path):
     assert first["accuracy"] == 0.6 and first["tp"] == 2 and first["accept_fraction"] == 0.5
     assert first["accuracy_ci_lo"] <= 0.6 <= first["accuracy_ci_hi"]
     assert rows[3]["skipped"] == "no probabilities" and rows[3]["accuracy"] is None
-    table = pd.read_csv(out_csv)
-    assert list(table.columns) == aggregate_metrics.COLUMNS
-    assert table["method"].value_counts().to_dict() == {"finetuned": 3, "priorshift": 1, "tfidf_logreg": 1}
-    assert table.loc[0, "accuracy"] == pytest.approx(0.6)
+    csv = pd.read_csv(out_csv)
+    assert list(csv.columns) == table.COLUMNS
+    assert csv["method"].value_counts().to_dict() == {"finetuned": 3, "priorshift": 1, "tfidf_logreg": 1}
+    assert csv.loc[0, "accuracy"] == pytest.approx(0.6)
 
 
 def test_aggregate_refuses_the_same_experiment_and_method_twice(tmp_path):
     first = metrics_file(tmp_path, "accept_gamma2.0_prop1_3", "finetuned")
     copy = tmp_path / "copy.json"
     copy.write_text(first.read_text())
-    with pytest.raises(
-        aggregate_metrics.MetricsFileError, match=r"accept_gamma2.0_prop1_3 \(finetuned\) is also in"
-    ):
-        aggregate_metrics.aggregate([first, copy])
+    with pytest.raises(table.MetricsFileError, match=r"accept_gamma2.0_prop1_3 \(finetuned\) is also in"):
+        table.aggregate([first, copy])
 
 
 def test_aggregate_names_the_file_with_a_missing_key(tmp_path):
     path = tmp_path / "broken.json"
     path.write_text(json.dumps({"method": "finetuned"}))
-    with pytest.raises(aggregate_metrics.MetricsFileError, match=r"broken.json: missing key 'experiment'"):
-        aggregate_metrics.aggregate([path])
+    with pytest.raises(table.MetricsFileError, match=r"broken.json: missing key 'experiment'"):
+        table.aggregate([path])

@@ -1,7 +1,6 @@
 """Plots: the series each figure draws, the lines in the matplotlib figures, and valid PNGs of the expected size."""
 
 import json
-import re
 import struct
 from pathlib import Path
 
@@ -9,6 +8,8 @@ import numpy as np
 import pytest
 
 import plots
+from wlf.evaluation import plot_drawing, plot_series
+from wlf.evaluation.figures import FIGURES
 
 REPO = Path(__file__).resolve().parents[1]
 TRUE_RATE = 0.3
@@ -63,7 +64,7 @@ def table(priorshift_skipped=None):
 
 
 def test_gamma_curves_start_at_the_baseline_of_their_proportion_and_dash_the_prior_shift():
-    curves = {(c.panel, c.label): c for c in plots.gamma_curves(table(), "predicted_acceptance_rate")}
+    curves = {(c.panel, c.label): c for c in plot_series.gamma_curves(table(), "predicted_acceptance_rate")}
     accept_half = curves[("accept", "accept fraction 1/2, fine-tuned")]
     assert (accept_half.x, accept_half.y) == ([1.0, 2.0, 4.0], [0.30, 0.45, 0.60])
     assert accept_half.lo == pytest.approx([0.25, 0.40, 0.55]) and accept_half.linestyle == "-"
@@ -83,7 +84,7 @@ def test_gamma_curves_start_at_the_baseline_of_their_proportion_and_dash_the_pri
 
 
 def test_gamma_figure_draws_every_curve_and_the_true_rate():
-    figure = plots.draw_gamma_figure(
+    figure = plot_drawing.draw_gamma_figure(
         table(), "predicted_acceptance_rate", TRUE_RATE, "true test acceptance rate"
     )
     accept_axis, reject_axis = figure.axes[:2]
@@ -112,13 +113,13 @@ def test_gamma_figure_draws_every_curve_and_the_true_rate():
 
 def test_skipped_prior_shift_draws_no_dashed_curve_and_says_why():
     rows = table(priorshift_skipped="no p_accept (infer.mode = generate)")
-    assert {c.linestyle for c in plots.gamma_curves(rows, "accuracy")} == {"-"}
-    figure = plots.draw_gamma_figure(rows, "accuracy", 0.7, "majority-class accuracy")
+    assert {c.linestyle for c in plot_series.gamma_curves(rows, "accuracy")} == {"-"}
+    figure = plot_drawing.draw_gamma_figure(rows, "accuracy", 0.7, "majority-class accuracy")
     assert "prior-shift curves absent: no p_accept (infer.mode = generate)" in figure.get_suptitle()
 
 
 def test_heatmap_matrix_has_proportions_as_rows_and_blank_cells_for_runs_not_made():
-    props, columns, values = plots.heatmap_matrix(table(), "predicted_acceptance_rate")
+    props, columns, values = plot_series.heatmap_matrix(table(), "predicted_acceptance_rate")
     assert props == ["1_2", "1_4"]
     assert columns == [("baseline", 1.0), ("accept", 2.0), ("accept", 4.0), ("reject", 2.0)]
     np.testing.assert_array_equal(values[0], [0.30, 0.45, 0.60, 0.20])
@@ -126,7 +127,7 @@ def test_heatmap_matrix_has_proportions_as_rows_and_blank_cells_for_runs_not_mad
 
 
 def test_precision_recall_lines_join_gammas_per_variant_and_mix():
-    curves = {c.label: c for c in plots.precision_recall_points(table())}
+    curves = {c.label: c for c in plot_series.precision_recall_points(table())}
     accept = curves["fine-tuned, accept, accept fraction 1/2"]
     assert accept.x == [0.45, 0.60] and accept.y == [0.5, 0.5] and accept.notes == ["γ2.0", "γ4.0"]
     assert curves["TF-IDF + LR, baseline, accept fraction 1/2"].color == "#999999"
@@ -149,7 +150,7 @@ def test_loss_and_calibration_curves_come_from_their_files():
     summaries = {
         "accept_gamma2.0_prop1_2": {"loss_curve": [{"step": 20, "loss": 1.0}, {"step": 10, "loss": 2.0}]}
     }
-    (loss,) = plots.loss_curves(table(), summaries)
+    (loss,) = plot_series.loss_curves(table(), summaries)
     assert (loss.panel, loss.label, loss.x, loss.y) == ("1_2", "accept gamma 2.0", [10.0, 20.0], [2.0, 1.0])
     labels = ["Accept", "Reject", "Accept", "Reject"]
     predictions = {
@@ -158,7 +159,7 @@ def test_loss_and_calibration_curves_come_from_their_files():
             dict(r, p_accept=None, pred="invalid") for r in prediction_rows([0] * 4, labels)
         ],
     }
-    (calibration,) = plots.calibration_curves(table(), predictions, n_bins=2)
+    (calibration,) = plot_series.calibration_curves(table(), predictions, n_bins=2)
     # bin [0, 0.5): p 0.1, 0.2 with 1 of 2 accepted; bin [0.5, 1]: p 0.8, 0.9 with 1 of 2
     assert calibration.x == pytest.approx([0.15, 0.85]) and calibration.y == [0.5, 0.5]
     assert calibration.label == "baseline gamma 1.0"
@@ -188,26 +189,30 @@ def test_main_writes_every_plot_as_a_png_of_the_expected_size(tmp_path):
         [
             "--all-metrics",
             str(tmp_path / "all_metrics.json"),
-            "--predictions-dir",
-            str(tmp_path / "predictions"),
+            "--predictions",
+            *sorted(map(str, (tmp_path / "predictions").iterdir())),
             "--model-dirs",
             *map(str, sorted((tmp_path / "models").iterdir())),
             "--outdir",
             str(outdir),
         ]
     )
-    assert sorted(p.name for p in outdir.iterdir()) == sorted(plots.PLOT_FILES)
-    sizes = {name: png_size(outdir / name) for name in plots.PLOT_FILES}
+    assert sorted(p.name for p in outdir.iterdir()) == sorted(FIGURES)
+    sizes = {name: png_size(outdir / name) for name in FIGURES}
     assert sizes["acceptance_rate_vs_gamma.png"] == (1200, 500)
     assert sizes["heatmap_f1.png"] == (1200, 500)
     assert sizes["precision_recall.png"] == (800, 700)
     assert sizes["training_loss.png"] == sizes["calibration.png"] == (1200, 900)
 
 
-def test_the_plot_rule_declares_exactly_the_files_plots_writes():
+def test_the_plot_rule_declares_the_figures_and_every_caption_exists():
     rule_text = (REPO / "rules" / "plot.smk").read_text()
-    declared = re.findall(r'^\s+"([a-z0-9_]+\.png)": \(', rule_text, flags=re.MULTILINE)
-    assert sorted(declared) == sorted(plots.PLOT_FILES)
-    for name in declared:
-        caption = re.search(rf'"{re.escape(name)}": \("[^"]+", "([^"]+)"\)', rule_text).group(1)
+    assert "for name, (category, caption) in FIGURES.items()" in rule_text
+    for _category, caption in FIGURES.values():
         assert (REPO / "report" / caption).read_text().strip()
+
+
+def test_drawing_refuses_a_figure_set_that_differs_from_the_declared_one(monkeypatch):
+    monkeypatch.setitem(plot_drawing.FIGURES, "extra.png", ("4 Diagnostics", "calibration.rst"))
+    with pytest.raises(RuntimeError, match="differ from the declared"):
+        plot_drawing.build_figures(table(), {}, {}, n_bins=2)

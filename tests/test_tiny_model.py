@@ -6,7 +6,9 @@ import pytest
 import torch
 from transformers import AutoModelForCausalLM, AutoTokenizer
 
-import tiny_model
+import tiny_model as tiny_model_cli
+from wlf.data import tiny_model
+from wlf.settings import defaults
 
 MESSAGES = [
     {"role": "system", "content": "You review papers."},
@@ -33,7 +35,7 @@ def test_tokenizer_loads_offline_with_qwen_special_tokens(tokenizer):
         None,
     )
     assert tokenizer.convert_ids_to_tokens(tokenizer("<|im_start|>user")["input_ids"])[0] == "<|im_start|>"
-    assert 1000 < len(tokenizer) <= tiny_model.DEFAULT_SETTINGS["vocab_size"]
+    assert 1000 < len(tokenizer) <= defaults("tiny_model")["vocab_size"]
 
 
 def test_chat_template_renders_chatml(tokenizer):
@@ -113,7 +115,7 @@ def test_cli_reports_bad_settings_and_missing_corpus(tmp_path, capsys, data_corp
     out = tmp_path / "model"
     bad = json.dumps({"hidden_size": 66})
     assert (
-        tiny_model.main(
+        tiny_model_cli.main(
             ["--corpus", str(data_corpus[0]), "--settings", bad, "--seed", "0", "--output-dir", str(out)]
         )
         == 2
@@ -122,7 +124,9 @@ def test_cli_reports_bad_settings_and_missing_corpus(tmp_path, capsys, data_corp
         "model.tiny.hidden_size = 66 is not divisible by num_attention_heads = 4" in capsys.readouterr().err
     )
     assert (
-        tiny_model.main(["--corpus", str(tmp_path / "none.jsonl"), "--seed", "0", "--output-dir", str(out)])
+        tiny_model_cli.main(
+            ["--corpus", str(tmp_path / "none.jsonl"), "--seed", "0", "--output-dir", str(out)]
+        )
         == 2
     )
     assert "none.jsonl: corpus file does not exist" in capsys.readouterr().err
@@ -158,6 +162,6 @@ def test_extra_texts_such_as_prompts_join_the_tokenizer_corpus(data_corpus):
 
 def test_cli_rejects_extra_texts_that_are_not_a_list_of_strings(tmp_path, capsys, data_corpus):
     argv = ["--corpus", str(data_corpus[0]), "--seed", "0", "--output-dir", str(tmp_path / "m")]
-    assert tiny_model.main([*argv, "--extra-texts", '{"a": 1}']) == 2
+    assert tiny_model_cli.main([*argv, "--extra-texts", '{"a": 1}']) == 2
     assert "--extra-texts must be a JSON list of strings" in capsys.readouterr().err
     assert not (tmp_path / "m").exists()

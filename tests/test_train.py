@@ -11,8 +11,9 @@ from pathlib import Path
 import pytest
 
 import train
-import train_checkpoints
-import train_settings
+from wlf.training import checkpoints as train_checkpoints
+from wlf.training import run
+from wlf.training import settings as train_settings
 
 ROOT = Path(__file__).resolve().parents[1]
 TRAIN_SCRIPT = ROOT / "workflow" / "scripts" / "train.py"
@@ -56,6 +57,11 @@ def write_rows(path, rows):
     return path
 
 
+def as_papers(rows):
+    """Return chat rows as the chat-set reader returns them: id, label and the prompt before the answer."""
+    return [{"id": row["id"], "label": row["label"], "prompt": row["messages"][:-1]} for row in rows]
+
+
 def build_trainer(model_dir, rows, variant, gamma, checkpoint_dir, trainer_class=None, **overrides):
     """Return a trainer over a fresh copy of the tiny model, batches in file order."""
     import datasets
@@ -63,14 +69,14 @@ def build_trainer(model_dir, rows, variant, gamma, checkpoint_dir, trainer_class
     from transformers import AutoModelForCausalLM, AutoTokenizer
     from trl import SFTConfig
 
-    import weighted_trainer
+    from wlf.training import trainer as weighted_trainer
 
     settings = train_settings.resolve_settings({**ONE_SGD_STEP, **overrides})
     kwargs = train_settings.sft_config_kwargs(settings, str(checkpoint_dir), bf16=False, cuda=False)
     kwargs["train_sampling_strategy"] = "sequential"
     tokenizer = AutoTokenizer.from_pretrained(model_dir)
     model = AutoModelForCausalLM.from_pretrained(model_dir, dtype=torch.float32)
-    dataset = datasets.Dataset.from_list(train.prompt_completion_records(rows, variant, gamma))
+    dataset = datasets.Dataset.from_list(run.prompt_completion_records(as_papers(rows), variant, gamma))
     if trainer_class is not None:
         return trainer_class(
             model=model, args=SFTConfig(**kwargs), train_dataset=dataset, processing_class=tokenizer
@@ -81,7 +87,7 @@ def build_trainer(model_dir, rows, variant, gamma, checkpoint_dir, trainer_class
         train_dataset=dataset,
         processing_class=tokenizer,
         loss_reduction=settings["loss_reduction"],
-        end_of_turn_id=train.end_of_turn_id(tokenizer),
+        end_of_turn_id=run.end_of_turn_id(tokenizer),
         max_tokens=settings["max_length"],
     )
 
@@ -394,7 +400,7 @@ def run_cli_on_bad_input(train_file, tmp_path, *extra_args):
 @pytest.mark.parametrize(
     ("row_change", "message"),
     [
-        ({"label": "Maybe"}, "train.jsonl:2: label = 'Maybe' is not one of ['Accept', 'Reject']"),
+        ({"label": "Maybe"}, "train.jsonl:2: label 'Maybe' is not one of Accept, Reject"),
         (
             {"messages": [{"role": "user", "content": "x"}, {"role": "assistant", "content": "Reject"}]},
             "train.jsonl:2: the assistant answer 'Reject' differs from label 'Accept'",
@@ -418,7 +424,7 @@ def test_cli_names_the_bad_row_before_loading_anything(tmp_path, capsys, row_cha
 @pytest.mark.parametrize(
     ("settings", "message"),
     [
-        ('{"learning_rat": 1}', "unknown train settings ['learning_rat']"),
+        ('{"learning_rat": 1}', "train.learning_rat: unknown key"),
         ('{"loss_reduction": "sum"}', "train.loss_reduction = 'sum' is not one of"),
         (
             '{"per_device_train_batch_size": 0}',

@@ -3,7 +3,8 @@
 import pytest
 import torch
 
-import weighted_loss
+from wlf import experiments
+from wlf.training import loss as weighted_loss
 
 # Three examples of variant "accept", gamma 4, with known per-token answer losses:
 #   A (Accept, w=4): [1.0, 2.0]        sum 3.0, n 2
@@ -20,35 +21,35 @@ def token_weights(weights):
 
 
 def test_class_weights_put_gamma_on_the_variants_class():
-    assert weighted_loss.class_weights("accept", 4.0) == {"Accept": 4.0, "Reject": 1.0}
-    assert weighted_loss.class_weights("reject", 2.5) == {"Accept": 1.0, "Reject": 2.5}
-    assert weighted_loss.class_weights("baseline", 1.0) == {"Accept": 1.0, "Reject": 1.0}
+    assert experiments.class_weights("accept", 4.0) == {"Accept": 4.0, "Reject": 1.0}
+    assert experiments.class_weights("reject", 2.5) == {"Accept": 1.0, "Reject": 2.5}
+    assert experiments.class_weights("baseline", 1.0) == {"Accept": 1.0, "Reject": 1.0}
 
 
 def test_example_weights_follow_labels():
-    assert weighted_loss.example_weights(LABELS, "accept", 4.0) == [4.0, 1.0, 1.0]
-    assert weighted_loss.example_weights(LABELS, "reject", 8.0) == [1.0, 8.0, 8.0]
+    assert experiments.example_weights(LABELS, "accept", 4.0) == [4.0, 1.0, 1.0]
+    assert experiments.example_weights(LABELS, "reject", 8.0) == [1.0, 8.0, 8.0]
 
 
 def test_example_weights_reject_an_unknown_label_by_name():
     with pytest.raises(ValueError, match=r"labels \['Maybe'\] are not one of"):
-        weighted_loss.example_weights(["Accept", "Maybe"], "accept", 2.0)
+        experiments.example_weights(["Accept", "Maybe"], "accept", 2.0)
 
 
 def test_step_token_weighted_loss_matches_hand_computation():
-    weights = token_weights(weighted_loss.example_weights(LABELS, "accept", 4.0))
+    weights = token_weights(experiments.example_weights(LABELS, "accept", 4.0))
     loss = weighted_loss.weighted_loss(PER_TOKEN_LOSS, weights, LABEL_MASK, "step_token_weighted")
     assert loss.item() == pytest.approx(17 / 12)
 
 
 def test_mean_reduction_divides_the_weighted_sum_by_the_token_count():
-    weights = token_weights(weighted_loss.example_weights(LABELS, "accept", 4.0))
+    weights = token_weights(experiments.example_weights(LABELS, "accept", 4.0))
     loss = weighted_loss.weighted_loss(PER_TOKEN_LOSS, weights, LABEL_MASK, "mean")
     assert loss.item() == pytest.approx(17 / 6)
 
 
 def test_gamma_one_gives_the_plain_token_mean_under_both_reductions():
-    weights = token_weights(weighted_loss.example_weights(LABELS, "baseline", 1.0))
+    weights = token_weights(experiments.example_weights(LABELS, "baseline", 1.0))
     for reduction in weighted_loss.REDUCTIONS:
         assert weighted_loss.weighted_loss(
             PER_TOKEN_LOSS, weights, LABEL_MASK, reduction
@@ -56,7 +57,7 @@ def test_gamma_one_gives_the_plain_token_mean_under_both_reductions():
 
 
 def test_micro_batch_losses_over_the_step_denominator_add_up_to_the_step_loss():
-    weights = token_weights(weighted_loss.example_weights(LABELS, "accept", 4.0))
+    weights = token_weights(experiments.example_weights(LABELS, "accept", 4.0))
     denominator = weighted_loss.step_denominator(weights, LABEL_MASK, "step_token_weighted")
     assert denominator.item() == 12.0
     # micro-batch 1 = [A], micro-batch 2 = [B, C]: 12/12 + 5/12
@@ -72,7 +73,7 @@ def test_micro_batch_losses_over_the_step_denominator_add_up_to_the_step_loss():
 
 def test_per_micro_batch_normalisation_would_give_a_different_loss():
     # Why the denominator is the step's: averaging per-micro-batch means weighs A's tokens differently.
-    weights = token_weights(weighted_loss.example_weights(LABELS, "accept", 4.0))
+    weights = token_weights(experiments.example_weights(LABELS, "accept", 4.0))
     per_batch = [
         weighted_loss.weighted_loss(PER_TOKEN_LOSS[rows], weights[rows], LABEL_MASK[rows])
         for rows in (slice(0, 1), slice(1, 3))

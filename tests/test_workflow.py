@@ -15,18 +15,17 @@ from snakemake_runner import (
     write_config_overlay,
 )
 
-# Jobs of the 19-experiment grid: one dataset per proportion, one chain per experiment, the baselines of
-# issue 9 (18 prior-shift counterparts, 19 classical classifiers), and the aggregate stages.
+# Jobs of the 19-experiment grid: one dataset per proportion, one chain per experiment, the reference
+# baselines (18 prior-shift counterparts, 19 classical classifiers), and the aggregate stages. One evaluate
+# rule scores all three methods: 19 fine-tuned + 18 prior-shift + 19 TF-IDF.
 GRID_JOBS = {
     "make_dataset": 4,
     "make_test_set": 1,
     "train": 19,
     "infer": 19,
-    "evaluate": 19,
+    "evaluate": 19 + 18 + 19,
     "priorshift": 18,
-    "evaluate_priorshift": 18,
     "tfidf_logreg": 19,
-    "evaluate_tfidf": 19,
     "aggregate": 1,
     "hypotheses": 1,
     "plot": 1,
@@ -86,17 +85,23 @@ def bad_experiments(**changes):
 @pytest.mark.parametrize(
     ("experiments", "expected"),
     [
-        (bad_experiments(variant="both"), ["'both' is not one of", "['experiments'][1]['variant']"]),
-        (bad_experiments(gamma=0.0, name="accept_gamma0.0_prop1_2"), ["['experiments'][1]['gamma']"]),
-        (bad_experiments(gamma=-2.0), ["['experiments'][1]['gamma']"]),
+        (bad_experiments(variant="both"), ["invalid config: experiments[1].variant = 'both' is not one of"]),
+        (
+            bad_experiments(gamma=0.0, name="accept_gamma0.0_prop1_2"),
+            ["invalid config: experiments[1].gamma = 0.0 must be a number > 0"],
+        ),
+        (bad_experiments(gamma=-2.0), ["invalid config: experiments[1].gamma = -2.0 must be a number > 0"]),
         (
             bad_experiments(prop="1/3", name="accept_gamma2.0_prop1/3"),
-            ["does not match", "['experiments'][1]['prop']"],
+            ["invalid config: experiments[1].prop = '1/3' does not match"],
         ),
-        (bad_experiments(prop="1_1", name="accept_gamma2.0_prop1_1"), ["['experiments'][1]['prop']"]),
+        (
+            bad_experiments(prop="1_1", name="accept_gamma2.0_prop1_1"),
+            ["invalid config: experiments[1].prop = '1_1' does not match"],
+        ),
         (
             bad_experiments(variant="baseline", name="baseline_gamma2.0_prop1_2"),
-            ["['experiments'][1]['gamma']"],
+            ["invalid config: experiments[1].gamma = 2.0 must be 1.0"],
         ),
         (
             bad_experiments(name="accept_gamma4.0_prop1_2"),

@@ -1,11 +1,5 @@
-"""Prior-shift counterpart of an experiment: the baseline's P(Accept) moved by the odds its weighting and mix imply.
-
-Weighting the loss of one class by gamma moves the optimal posterior odds by gamma (Accept) or 1/gamma (Reject);
-training on an accept fraction pi instead of the baseline's pi0 moves them by [pi/(1-pi)] / [pi0/(1-pi0)].
-So: odds' = odds_base * gamma^(+1 accept | -1 reject | 0 baseline) * [pi/(1-pi)] / [pi0/(1-pi0)].
-What fine-tuning changes beyond this threshold move is what the experiment really learnt.
-Baseline probabilities are clipped to [1e-6, 1 - 1e-6] first, so 0 and 1 have finite odds.
-"""
+"""Write the prior-shift counterpart of an experiment: the baseline's P(Accept) moved by the odds its weighting
+and training mix imply (see wlf.evaluation.priorshift), thresholded like the fine-tuned model."""
 
 from __future__ import annotations
 
@@ -14,34 +8,11 @@ import sys
 
 import numpy as np
 
-import experiments as grid
-from json_files import write_json, write_jsonl
-from prediction_files import read_predictions, thresholded_rows
-
-CLIP = 1e-6
-
-
-def odds_factor(variant: str, gamma: float, accept_fraction: float, baseline_accept_fraction: float) -> float:
-    """Return the factor by which the experiment's weighting and training mix multiply the baseline's odds."""
-    weighted = grid.WEIGHTED_LABEL[variant]
-    class_factor = {None: 1.0, "Accept": gamma, "Reject": 1.0 / gamma}[weighted]
-    prior_factor = (accept_fraction / (1.0 - accept_fraction)) / (
-        baseline_accept_fraction / (1.0 - baseline_accept_fraction)
-    )
-    return class_factor * prior_factor
-
-
-def shift_probabilities(p_accept: np.ndarray, factor: float) -> np.ndarray:
-    """Return the probabilities whose odds are factor times those of p_accept (clipped to [CLIP, 1 - CLIP])."""
-    clipped = np.clip(np.asarray(p_accept, dtype=float), CLIP, 1.0 - CLIP)
-    odds = clipped / (1.0 - clipped) * factor
-    return odds / (1.0 + odds)
-
-
-def shifted_rows(baseline_rows: list[dict], factor: float, threshold: float) -> list[dict]:
-    """Return prediction rows of the counterpart: shifted p_accept, thresholded like the fine-tuned model."""
-    shifted = shift_probabilities(np.array([row["p_accept"] for row in baseline_rows]), factor)
-    return thresholded_rows(baseline_rows, shifted, threshold)
+from wlf.evaluation.predictions import read_predictions
+from wlf.evaluation.priorshift import CLIP, odds_factor, shifted_rows
+from wlf.experiments import PRIORSHIFT, parse_experiment_json
+from wlf.files import write_json, write_jsonl
+from wlf.labels import ACCEPT
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -67,8 +38,8 @@ def parse_args(argv=None) -> argparse.Namespace:
 
 def main(argv=None) -> int:
     args = parse_args(argv)
-    baseline = grid.parse_experiment_json(args.baseline_experiment, "--baseline-experiment")
-    experiment = grid.parse_experiment_json(args.experiment)
+    baseline = parse_experiment_json(args.baseline_experiment, "--baseline-experiment")
+    experiment = parse_experiment_json(args.experiment)
     if not 0.0 <= args.threshold <= 1.0:
         raise ValueError(f"--threshold = {args.threshold} must be in [0, 1]")
     baseline_rows = read_predictions(args.baseline_predictions)
@@ -76,7 +47,7 @@ def main(argv=None) -> int:
         experiment.variant, experiment.gamma, experiment.accept_fraction, baseline.accept_fraction
     )
     status = {
-        "method": "priorshift",
+        "method": PRIORSHIFT,
         "experiment": experiment.name,
         "baseline": baseline.name,
         "baseline_predictions": str(args.baseline_predictions),
@@ -97,7 +68,7 @@ def main(argv=None) -> int:
     rows = shifted_rows(baseline_rows, factor, args.threshold)
     write_jsonl(args.output, rows)
     write_json(args.status, {**status, "skipped": None, "n": len(rows)})
-    rate = np.mean([row["pred"] == "Accept" for row in rows])
+    rate = np.mean([row["pred"] == ACCEPT for row in rows])
     print(
         f"{experiment.name} (priorshift): baseline odds x {factor:.4g}; predicted acceptance rate {rate:.3f}",
         file=sys.stderr,

@@ -1,9 +1,6 @@
-"""TRL's SFTTrainer with a class-weighted, step-normalised loss on the answer tokens (see weighted_loss.py).
+"""TRL's SFTTrainer with a class-weighted, step-normalised loss on the answer tokens (see wlf.training.loss).
 
-Three hooks, everything else is TRL's: a collator that adds a per-token weight tensor aligned with `labels`,
-`_get_num_items_in_batch` returning the step denominator (weights summed over every label token of every
-micro-batch of the step, gathered across processes like transformers' token count), and `compute_loss` running
-TRL's fused LM head (per-token log-probs, no full-vocabulary logits) and dividing sum(w * l) by that denominator.
+Everything else is TRL's. The class docstring lists each hook it overrides and the one TRL function it patches.
 """
 
 from __future__ import annotations
@@ -18,7 +15,7 @@ import trl.trainer.utils as trl_utils
 from transformers.trainer_utils import PREFIX_CHECKPOINT_DIR
 from trl import SFTTrainer
 
-import weighted_loss
+from wlf.training import loss as weighted_loss
 
 EXAMPLE_WEIGHT = "example_weight"  # dataset column: the loss weight of the example
 TOKEN_WEIGHTS = "token_weights"  # batch key: the weight of each token, aligned with `labels`, 0 on padding
@@ -89,7 +86,23 @@ def check_supported(args, compute_loss_func) -> None:
 
 
 class WeightedSFTTrainer(SFTTrainer):
-    """SFTTrainer whose loss is sum_i w_i sum_t l_it / D, D = the step denominator of `loss_reduction`."""
+    """SFTTrainer whose loss is sum_i w_i sum_t l_it / D, D = the step denominator of `loss_reduction`.
+
+    Overrides:
+    - `__init__`: refuses options that would bypass the weighted loss, and wraps TRL's collator so each batch
+      carries a per-token weight tensor aligned with `labels` (WeightedCollator);
+    - `_set_signature_columns_if_needed`: keeps the dataset's `example_weight` column for that collator;
+    - `_prepare_dataset`: after TRL's tokenization, cuts each example after its answer's end-of-turn token and
+      refuses examples longer than `max_tokens` (a cut would lose the answer);
+    - `_get_num_items_in_batch`: returns the step denominator (weights summed over every label token of every
+      micro-batch of the step, gathered across processes like transformers' token count);
+    - `compute_loss`: runs TRL's fused LM head (per-token log-probs, no full-vocabulary logits) and divides
+      sum(w * l) by that denominator;
+    - `_save_checkpoint`: saves the token counts beside each checkpoint, so a resumed run reports the whole run.
+
+    Patches, process-wide, from `__init__`: `trl.trainer.utils._use_triton` (score_only_labelled_positions_on_cpu),
+    so that on the CPU the fused head scores only labelled positions, as TRL does on GPUs.
+    """
 
     # compute_loss divides by the whole step's denominator, so the Trainer must not divide by the accumulation steps
     loss_is_scaled_for_ga = True

@@ -6,10 +6,9 @@ import math
 from collections.abc import Iterable
 from pathlib import Path
 
-from json_files import numbered_rows
+from wlf.files import numbered_rows
+from wlf.labels import ACCEPT, LABELS, PREDICTIONS, REJECT
 
-LABELS = ("Accept", "Reject")
-PREDS = ("Accept", "Reject", "invalid")
 ROW_KEYS = ("id", "label", "pred", "p_accept", "raw_answer")
 
 
@@ -28,8 +27,8 @@ def _check_row(row, where: str) -> dict:
         raise PredictionFileError(f"{where}: id {row['id']!r} is not a non-empty string")
     if row["label"] not in LABELS:
         raise PredictionFileError(f"{where}: label {row['label']!r} is not one of {', '.join(LABELS)}")
-    if row["pred"] not in PREDS:
-        raise PredictionFileError(f"{where}: pred {row['pred']!r} is not one of {', '.join(PREDS)}")
+    if row["pred"] not in PREDICTIONS:
+        raise PredictionFileError(f"{where}: pred {row['pred']!r} is not one of {', '.join(PREDICTIONS)}")
     p_accept = row["p_accept"]
     if p_accept is not None:
         # bool is an int subclass; true/false is never a probability
@@ -69,7 +68,7 @@ def thresholded_rows(papers: Iterable[dict], p_accept: Iterable[float], threshol
         {
             "id": paper["id"],
             "label": paper["label"],
-            "pred": "Accept" if p >= threshold else "Reject",
+            "pred": ACCEPT if p >= threshold else REJECT,
             "p_accept": float(p),
             "raw_answer": None,
         }

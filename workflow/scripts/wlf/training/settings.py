@@ -1,86 +1,27 @@
-"""Training settings: defaults, validation, and their translation into TRL/PEFT configs."""
+"""Training settings: resolved from the config schema, and translated into TRL/PEFT configs."""
 
 from __future__ import annotations
 
-import copy
 from collections.abc import Mapping
 from typing import Any
 
-import weighted_loss
+from wlf import settings as config_schema
+from wlf.settings import SettingsError
 
-# Defaults fit the embedded tiny model on CPU; config/config.yaml sets the production values for Qwen2.5-7B.
-DEFAULT_SETTINGS: dict[str, Any] = {
-    "method": "full",  # full | lora
-    "lora": {"r": 16, "alpha": 32, "dropout": 0.05, "target_modules": "all-linear"},
-    "learning_rate": 2.0e-3,
-    "num_train_epochs": 3,
-    "per_device_train_batch_size": 16,
-    "gradient_accumulation_steps": 1,
-    "max_length": 512,  # longest tokenized example allowed; a longer one is an error, never silently truncated
-    "seed": 42,
-    "loss_reduction": "step_token_weighted",  # step_token_weighted | mean (see weighted_loss.py)
-    "gradient_checkpointing": False,
-    "save_steps": 50,
-    "save_total_limit": 2,
-    "logging_steps": 10,
-    "bf16": "auto",  # auto: bf16 autocast where CUDA supports it, else fp32
-    "torch_dtype": "auto",  # auto: bfloat16 weights when bf16 is on, else float32 | float32 | bfloat16
-    "attn_implementation": None,  # None: transformers' default (sdpa); e.g. flash_attention_2 on GPUs
-    "padding_free": "auto",  # auto: on with a flash-attention implementation, else length-grouped padded batches
-    "warmup_ratio": 0.05,
-    "weight_decay": 0.0,
-    "lr_scheduler_type": "linear",
-    "max_grad_norm": 1.0,
-    "optim": "adamw_torch",
-    "dataloader_num_workers": 0,
-    "trust_remote_code": False,
+# The train section's own keys (gpus, threads, overrides, ...) launch and size the job; train.py accepts the
+# whole section and leaves them out, so a user may pass it as it stands in the config.
+LAUNCHER_KEYS = config_schema.section_keys("train")
+DEFAULT_SETTINGS: dict[str, Any] = config_schema.defaults("training") | {
+    key: spec["default"] for key, spec in config_schema.model_keys().items()
 }
-# Config keys the rule uses to launch and size the job; they do not change what is trained.
-LAUNCHER_KEYS = ("gpus", "num_processes", "accelerate_config", "overrides", "threads", "mem_mb", "runtime")
-CHOICES = {
-    "method": ("full", "lora"),
-    "loss_reduction": weighted_loss.REDUCTIONS,
-    "bf16": ("auto", True, False),
-    "torch_dtype": ("auto", "float32", "bfloat16"),
-    "padding_free": ("auto", True, False),
-}
-POSITIVE_INTS = (
-    "per_device_train_batch_size",
-    "gradient_accumulation_steps",
-    "max_length",
-    "save_steps",
-    "save_total_limit",
-    "logging_steps",
-)
-POSITIVE_NUMBERS = ("learning_rate", "num_train_epochs")
 
 
-class SettingsError(ValueError):
-    """A training setting that cannot be used; the message names the key."""
-
-
-def resolve_settings(settings: Mapping[str, Any]) -> dict[str, Any]:
-    """Return the defaults updated by settings (launcher keys dropped), raising SettingsError on a bad key."""
-    unknown = sorted(set(settings) - set(DEFAULT_SETTINGS) - set(LAUNCHER_KEYS))
-    if unknown:
-        raise SettingsError(f"unknown train settings {unknown}; known: {sorted(DEFAULT_SETTINGS)}")
-    resolved = copy.deepcopy(DEFAULT_SETTINGS)
-    for key, value in settings.items():
-        if key in LAUNCHER_KEYS:
-            continue
-        resolved[key] = {**resolved["lora"], **value} if key == "lora" else value
-    for key, choices in CHOICES.items():
-        if resolved[key] not in choices:
-            raise SettingsError(f"train.{key} = {resolved[key]!r} is not one of {list(choices)}")
-    for key in POSITIVE_INTS:
-        if not isinstance(resolved[key], int) or isinstance(resolved[key], bool) or resolved[key] < 1:
-            raise SettingsError(f"train.{key} = {resolved[key]!r} must be an integer >= 1")
-    for key in POSITIVE_NUMBERS:
-        if not isinstance(resolved[key], (int, float)) or not resolved[key] > 0:
-            raise SettingsError(f"train.{key} = {resolved[key]!r} must be a number > 0")
-    if not 0 <= resolved["warmup_ratio"] < 1:
-        raise SettingsError(f"train.warmup_ratio = {resolved['warmup_ratio']!r} must be in [0, 1)")
-    return resolved
+def resolve_settings(given: Mapping[str, Any]) -> dict[str, Any]:
+    """Return the training settings: the schema's defaults updated by given (launcher keys dropped)."""
+    if not isinstance(given, Mapping):
+        raise SettingsError(f"--settings must be a JSON object, got {given!r}")
+    training = {key: value for key, value in given.items() if key not in LAUNCHER_KEYS}
+    return config_schema.resolve("training", training, "train", config_schema.model_keys())
 
 
 def use_bf16(bf16_setting: Any, cuda_available: bool, cuda_bf16_supported: bool) -> bool:

@@ -7,7 +7,7 @@ from typing import TypeVar
 
 import numpy as np
 
-from labels import ACCEPT, REJECT
+from wlf.labels import ACCEPT, REJECT
 
 T = TypeVar("T")
 

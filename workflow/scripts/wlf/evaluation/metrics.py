@@ -23,7 +23,8 @@ from sklearn.metrics import (
     roc_auc_score,
 )
 
-ACCEPT, REJECT, INVALID = "Accept", "Reject", "invalid"
+from wlf.labels import ACCEPT, INVALID, REJECT
+
 LABEL_METRICS = (
     "accuracy",
     "precision",
@@ -56,7 +57,7 @@ class Predictions:
 
 
 def predictions_from_rows(rows: Sequence[dict]) -> Predictions:
-    """Return the arrays of validated prediction rows (see prediction_files.read_predictions)."""
+    """Return the arrays of validated prediction rows (see wlf.evaluation.predictions.read_predictions)."""
     has_p = bool(rows) and rows[0]["p_accept"] is not None
     return Predictions(
         ids=tuple(row["id"] for row in rows),
@@ -226,3 +227,25 @@ def bootstrap_cis(
     """Return metric -> [lo, hi] paired-percentile-bootstrap interval over the resamples in indices."""
     resampled = resampled_metrics(predictions, indices, ece_bins, names)
     return {name: percentile_interval(resampled[name], confidence) for name in names}
+
+
+INVALID_POLICY = (
+    "invalid answers count as wrong (accuracy, recall, specificity, balanced accuracy), never as an Accept "
+    "(precision, predicted acceptance rate), as a third class in MCC, and are left out of the confusion matrix"
+)
+
+
+def evaluate_predictions(predictions: Predictions, settings: dict) -> dict:
+    """Return the point metrics and the bootstrap intervals of one prediction set (settings: config evaluate)."""
+    indices = bootstrap_indices(predictions.n, settings["bootstrap_resamples"], settings["bootstrap_seed"])
+    return {
+        **point_metrics(predictions, settings["ece_bins"]),
+        "invalid_policy": INVALID_POLICY,
+        "ci": bootstrap_cis(predictions, indices, settings["confidence"], settings["ece_bins"]),
+        "bootstrap": {
+            "method": "percentile, resampling test papers with replacement",
+            "resamples": settings["bootstrap_resamples"],
+            "seed": settings["bootstrap_seed"],
+            "confidence": settings["confidence"],
+        },
+    }

@@ -5,13 +5,14 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-import unicodedata
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import labels
+from wlf import labels
+from wlf.data.leakage import normalise_title
+from wlf.files import tree_sha256
 
 FORMATS = ("auto", "alpaca", "messages", "tabular", "hf_disk")
 TABULAR_SUFFIXES = (".csv", ".tsv", ".parquet", ".pq")
@@ -96,12 +97,6 @@ def _clean_id(value) -> str | None:
     return text or None
 
 
-def normalise_title(title: str) -> str:
-    """Return a title folded for comparison: NFKC, lower case, runs of non-alphanumerics as one space."""
-    folded = unicodedata.normalize("NFKC", title).lower()
-    return " ".join(re.sub(r"[\W_]+", " ", folded).split())
-
-
 def stable_paper_id(title: str, text: str) -> str:
     """Return an id derived from the normalised title and text, for papers whose source has no id."""
     key = normalise_title(title) + "\n" + " ".join(text.split())
@@ -121,22 +116,8 @@ def title_from_text(text: str) -> str:
 
 
 def source_sha256(path: str | Path) -> str:
-    """Return the sha256 of a file, or of a folder's files (sorted relative paths and their contents)."""
-    path = Path(path)
-    if path.is_file():
-        return _file_sha256(path)
-    digest = hashlib.sha256()
-    for file in sorted(p for p in path.rglob("*") if p.is_file()):
-        digest.update(f"{file.relative_to(path).as_posix()}\0{_file_sha256(file)}\n".encode())
-    return digest.hexdigest()
-
-
-def _file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
+    """Return the sha256 of a source file, or of a load_from_disk folder's files."""
+    return tree_sha256(path)
 
 
 # ---------------------------------------------------------------- reading records
@@ -383,23 +364,3 @@ def load_source(path: str | Path, settings: SourceSettings) -> LoadedSource:
     """Return the validated papers of a source file or folder (see read_records and validate_records)."""
     fmt, records = read_records(path, settings)
     return validate_records(path, fmt, records, settings)
-
-
-# ---------------------------------------------------------------- leakage
-
-
-def find_overlap(train: Iterable[Paper], test: Iterable[Paper]) -> tuple[list[str], list[str]]:
-    """Return (shared ids, shared normalised titles) of two paper sets; titles compare where an id is absent."""
-    train, test = list(train), list(test)
-    test_ids = {p.paper_id for p in test if p.has_source_id}
-    shared_ids = sorted({p.paper_id for p in train if p.has_source_id and p.paper_id in test_ids})
-    test_titles_all = {normalise_title(p.title) for p in test}
-    test_titles_no_id = {normalise_title(p.title) for p in test if not p.has_source_id}
-    shared_titles = set()
-    for paper in train:
-        title = normalise_title(paper.title)
-        if not title:
-            continue
-        if title in (test_titles_no_id if paper.has_source_id else test_titles_all):
-            shared_titles.add(title)
-    return shared_ids, sorted(shared_titles)

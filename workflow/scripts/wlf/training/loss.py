@@ -17,23 +17,10 @@ from collections.abc import Sequence
 
 import torch
 
-import experiments
+from wlf.settings import definition
 
-REDUCTIONS = ("step_token_weighted", "mean")
-
-
-def class_weights(variant: str, gamma: float) -> dict[str, float]:
-    """Return the loss weight of each label, e.g. {"Accept": 4.0, "Reject": 1.0} for variant accept, gamma 4."""
-    return {label: experiments.example_weight(label, variant, gamma) for label in experiments.LABELS}
-
-
-def example_weights(labels: Sequence[str], variant: str, gamma: float) -> list[float]:
-    """Return the loss weight of each example from its label."""
-    weight_of = class_weights(variant, gamma)
-    unknown = sorted({label for label in labels if label not in weight_of})
-    if unknown:
-        raise ValueError(f"labels {unknown} are not one of {list(experiments.LABELS)}")
-    return [weight_of[label] for label in labels]
+# The reductions the config may name (train.loss_reduction): the schema lists them, this module implements them.
+REDUCTIONS = tuple(definition("training")["properties"]["loss_reduction"]["enum"])
 
 
 def check_reduction(reduction: str) -> str:

@@ -1,17 +1,25 @@
-"""The experiment grid: names, proportions and per-example loss weights, shared by every stage."""
+"""The experiment grid: variants, methods, names, proportions and the loss weight of each class."""
 
 from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
-VARIANTS = ("baseline", "accept", "reject")
-LABELS = ("Accept", "Reject")
+from wlf.labels import ACCEPT, LABELS, REJECT
+from wlf.settings import schema
+
+_EXPERIMENT = schema()["properties"]["experiments"]["items"]["properties"]
+VARIANTS = tuple(_EXPERIMENT["variant"]["enum"])
 # The class whose loss a variant multiplies by gamma; the baseline weights nothing.
-WEIGHTED_LABEL = {"accept": "Accept", "reject": "Reject", "baseline": None}
-PROP_PATTERN = re.compile(r"^1_([1-9][0-9]*)$")
+WEIGHTED_LABEL = {"accept": ACCEPT, "reject": REJECT, "baseline": None}
+# How an experiment's predictions are made: the weighted fine-tune this workflow is about, the baseline's
+# probabilities moved by the odds the experiment implies (no training), and a TF-IDF classifier.
+FINETUNED, PRIORSHIFT, TFIDF = "finetuned", "priorshift", "tfidf_logreg"
+METHODS = (FINETUNED, PRIORSHIFT, TFIDF)
+# "1_N" with N >= 2: the training accept fraction 1/N
+PROP_PATTERN = re.compile(_EXPERIMENT["prop"]["pattern"])
 
 
 class ExperimentConfigError(ValueError):
@@ -29,11 +37,15 @@ class Experiment:
     def accept_fraction(self) -> float:
         return accept_fraction(self.prop)
 
+    def record(self) -> dict:
+        """Return {name, prop, variant, gamma, accept_fraction}: the experiment as metrics files state it."""
+        return {**vars(self), "accept_fraction": self.accept_fraction}
+
 
 def accept_fraction(prop: str) -> float:
     """Return the training-set accept fraction 1/N encoded by a proportion string `1_N`."""
     match = PROP_PATTERN.match(prop)
-    if match is None or int(match.group(1)) < 2:
+    if match is None:
         raise ExperimentConfigError(f"proportion {prop!r} is not of the form 1_N with N >= 2")
     return 1.0 / int(match.group(1))
 
@@ -62,6 +74,20 @@ def example_weight(label: str, variant: str, gamma: float) -> float:
     if variant not in WEIGHTED_LABEL:
         raise ValueError(f"variant {variant!r} is not one of {VARIANTS}")
     return float(gamma) if WEIGHTED_LABEL[variant] == label else 1.0
+
+
+def class_weights(variant: str, gamma: float) -> dict[str, float]:
+    """Return the loss weight of each label, e.g. {"Accept": 4.0, "Reject": 1.0} for variant accept, gamma 4."""
+    return {label: example_weight(label, variant, gamma) for label in LABELS}
+
+
+def example_weights(labels: Sequence[str], variant: str, gamma: float) -> list[float]:
+    """Return the loss weight of each example from its label."""
+    weight_of = class_weights(variant, gamma)
+    unknown = sorted({label for label in labels if label not in weight_of})
+    if unknown:
+        raise ValueError(f"labels {unknown} are not one of {list(LABELS)}")
+    return [weight_of[label] for label in labels]
 
 
 def parse_experiments(entries: Iterable[Mapping]) -> list[Experiment]:

@@ -1,4 +1,4 @@
-"""Decision labels: normalise the many ways a source spells a decision to exactly Accept or Reject."""
+"""Decision labels: the two answers, and the many ways a source spells them normalised to exactly one."""
 
 from __future__ import annotations
 
@@ -8,6 +8,10 @@ import numpy as np
 
 ACCEPT = "Accept"
 REJECT = "Reject"
+LABELS = (ACCEPT, REJECT)
+# A generated answer that is neither: kept in prediction files and counted as wrong, never as an Accept.
+INVALID = "invalid"
+PREDICTIONS = (ACCEPT, REJECT, INVALID)
 # Leading words that mean a decision; "Accept (Poster)", "accepted", "REJECT" all reduce to one of these.
 # "true"/"false" are booleans written as text, as CSV files (which have no types) hold them.
 _LEADING_WORDS = {"accept": ACCEPT, "accepted": ACCEPT, "reject": REJECT, "rejected": REJECT}

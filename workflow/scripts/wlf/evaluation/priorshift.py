@@ -1,0 +1,137 @@
+"""Prior-shift counterpart of an experiment: the baseline's P(Accept) moved by the odds its weighting and mix imply,
+and the paired comparison of a fine-tuned model with its counterpart.
+
+Weighting the loss of one class by gamma moves the optimal posterior odds by gamma (Accept) or 1/gamma (Reject);
+training on an accept fraction pi instead of the baseline's pi0 moves them by [pi/(1-pi)] / [pi0/(1-pi0)].
+So: odds' = odds_base * gamma^(+1 accept | -1 reject | 0 baseline) * [pi/(1-pi)] / [pi0/(1-pi0)].
+What fine-tuning changes beyond this threshold move is what the experiment really learnt.
+Baseline probabilities are clipped to [1e-6, 1 - 1e-6] first, so 0 and 1 have finite odds.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+import numpy as np
+from scipy import stats
+
+from wlf.evaluation import metrics
+from wlf.evaluation.predictions import thresholded_rows
+from wlf.experiments import PRIORSHIFT, WEIGHTED_LABEL
+from wlf.labels import ACCEPT, REJECT
+
+CLIP = 1e-6
+# What a comparison with the counterpart looks at, and its two verdicts
+PRIORSHIFT_METRICS = ("predicted_acceptance_rate", "accuracy", "f1", "roc_auc")
+THRESHOLD_MOVE, BEYOND = "explained by a threshold move", "goes beyond a threshold move"
+
+
+def odds_factor(variant: str, gamma: float, accept_fraction: float, baseline_accept_fraction: float) -> float:
+    """Return the factor by which the experiment's weighting and training mix multiply the baseline's odds."""
+    class_factor = {None: 1.0, ACCEPT: gamma, REJECT: 1.0 / gamma}[WEIGHTED_LABEL[variant]]
+    prior_factor = (accept_fraction / (1.0 - accept_fraction)) / (
+        baseline_accept_fraction / (1.0 - baseline_accept_fraction)
+    )
+    return class_factor * prior_factor
+
+
+def shift_probabilities(p_accept: np.ndarray, factor: float) -> np.ndarray:
+    """Return the probabilities whose odds are factor times those of p_accept (clipped to [CLIP, 1 - CLIP])."""
+    clipped = np.clip(np.asarray(p_accept, dtype=float), CLIP, 1.0 - CLIP)
+    odds = clipped / (1.0 - clipped) * factor
+    return odds / (1.0 + odds)
+
+
+def shifted_rows(baseline_rows: list[dict], factor: float, threshold: float) -> list[dict]:
+    """Return prediction rows of the counterpart: shifted p_accept, thresholded like the fine-tuned model."""
+    shifted = shift_probabilities(np.array([row["p_accept"] for row in baseline_rows]), factor)
+    return thresholded_rows(baseline_rows, shifted, threshold)
+
+
+def resampled_with_auc_cache(predictions: metrics.Predictions, indices: np.ndarray, auc_cache: dict) -> dict:
+    """Return PRIORSHIFT_METRICS per resample, reusing the ROC-AUCs of earlier predictions with the same ranks."""
+    # ROC-AUC depends on the labels and the ranks of p_accept only, and every prior shift is a monotone map of
+    # the baseline's probabilities: their resampled AUCs are computed once (labels are checked to be equal)
+    key = None if predictions.p_accept is None else stats.rankdata(predictions.p_accept).tobytes()
+    names = [name for name in PRIORSHIFT_METRICS if not (name == "roc_auc" and key in auc_cache)]
+    values = metrics.resampled_metrics(predictions, indices, 1, names)
+    if "roc_auc" not in values:
+        values["roc_auc"] = auc_cache[key]
+    elif key is not None:
+        auc_cache[key] = values["roc_auc"]
+    return values
+
+
+def compare_priorshift(
+    name: str,
+    finetuned: metrics.Predictions,
+    priorshift: metrics.Predictions,
+    indices: np.ndarray,
+    confidence: float,
+    auc_cache: dict,
+) -> dict:
+    """Return fine-tuned - prior-shift differences of PRIORSHIFT_METRICS with paired CIs, and the verdict.
+
+    The CIs are Bonferroni-adjusted for the number of metrics: the verdict "beyond" is claimed if any excludes 0.
+    """
+    adjusted = 1.0 - (1.0 - confidence) / len(PRIORSHIFT_METRICS)
+    finetuned_point = metrics.scalar_metrics(finetuned, 1, PRIORSHIFT_METRICS)
+    shifted_point = metrics.scalar_metrics(priorshift, 1, PRIORSHIFT_METRICS)
+    finetuned_resampled = metrics.resampled_metrics(finetuned, indices, 1, PRIORSHIFT_METRICS)
+    shifted_resampled = resampled_with_auc_cache(priorshift, indices, auc_cache)
+    differences = {}
+    for name in PRIORSHIFT_METRICS:
+        ci = metrics.percentile_interval(finetuned_resampled[name] - shifted_resampled[name], adjusted)
+        differences[name] = {
+            "finetuned": metrics.none_if_nan(finetuned_point[name]),
+            "priorshift": metrics.none_if_nan(shifted_point[name]),
+            "difference": metrics.none_if_nan(finetuned_point[name] - shifted_point[name]),
+            "ci": ci,
+            "excludes_zero": ci is not None and (ci[0] > 0 or ci[1] < 0),
+        }
+    beyond = [name for name, d in differences.items() if d["excludes_zero"]]
+    return {
+        "name": name,
+        "differences": differences,
+        "verdict": BEYOND if beyond else THRESHOLD_MOVE,
+        "beyond_in": beyond,
+    }
+
+
+def priorshift_comparisons(
+    runs: Iterable,
+    table: list[dict],
+    priorshift: dict[str, metrics.Predictions],
+    indices: np.ndarray,
+    confidence: float,
+    baseline=None,
+) -> dict:
+    """Return the prior-shift comparisons, or why they are absent (skipped counterparts, no baseline).
+
+    runs: the fine-tuned runs (each with .name and .predictions); priorshift: the counterparts that were not
+    skipped, by name, on the same test papers in the same order.
+    """
+    rows = {row["name"]: row for row in table if row["method"] == PRIORSHIFT}
+    comparisons, absent, auc_cache = [], [], {}
+    for run in runs:
+        if baseline is not None and run.name == baseline.name:
+            continue
+        row = rows.get(run.name)
+        if row is None:
+            absent.append({"name": run.name, "reason": "no prior-shift metrics in the table"})
+        elif row.get("skipped"):
+            absent.append({"name": run.name, "reason": row["skipped"]})
+        else:
+            comparisons.append(
+                compare_priorshift(
+                    run.name, run.predictions, priorshift[run.name], indices, confidence, auc_cache
+                )
+            )
+    reasons = sorted({entry["reason"] for entry in absent})
+    return {
+        "available": bool(comparisons),
+        "adjusted_confidence": 1.0 - (1.0 - confidence) / len(PRIORSHIFT_METRICS),
+        "absent": absent,
+        "note": "; ".join(reasons) if reasons else None,
+        "comparisons": comparisons,
+    }
