@@ -12,6 +12,7 @@ try:
     from wlf import experiments as grid
     from wlf import settings as schema
     from wlf.evaluation.figures import FIGURES
+    from wlf.model_source import ModelSourceError, check_model_source
 except ModuleNotFoundError as error:
     raise WorkflowError(
         f"{error}: the workflow's package is not installed; run `pip install -e .` in the repository"
@@ -188,10 +189,35 @@ def experiment_json(wildcards):
     return as_json(vars(experiment_of(wildcards)))
 
 
-def train_settings(wildcards):
-    """Return the train settings of the job's experiment: train.overrides[<name>] updates the global ones."""
+def settings_of_experiment(experiment):
+    """Return an experiment's train settings: train.overrides[<name>] updates the global ones (shallowly)."""
     overrides = config["train"].get("overrides") or {}
-    return as_json(TRAIN_SETTINGS | overrides.get(experiment_of(wildcards).name, {}))
+    return TRAIN_SETTINGS | overrides.get(experiment.name, {})
+
+
+def train_settings(wildcards):
+    """Return the train settings of the job's experiment, as the JSON train.py takes."""
+    return as_json(settings_of_experiment(experiment_of(wildcards)))
+
+
+def fit_length(wildcards):
+    """Return the longest example the proportion's training jobs accept: their smallest train.max_length.
+
+    make_dataset checks it, so that a paper too long for training stops the data stage, not a GPU job.
+    """
+    default = schema.defaults("training")["max_length"]
+    lengths = [
+        settings_of_experiment(e).get("max_length", default)
+        for e in EXPERIMENTS
+        if e.prop == wildcards.prop
+    ]
+    return min(lengths or [TRAIN_SETTINGS.get("max_length", default)])
+
+
+def test_fit_option(wildcards):
+    """Return make_test_set's --max-length: infer.max_length when set (else the script reads the model's)."""
+    length = config["infer"].get("max_length")
+    return "" if length is None else f"--max-length {int(length)}"
 
 
 def dataset_settings(wildcards):
@@ -256,10 +282,16 @@ def test_source():
 
 
 def missing_user_sources():
-    """Return 'data.<key> = <path> does not exist' for each configured data source that is missing."""
-    if config["data"]["embedded"]:
-        return []
+    """Return what the run would miss: each configured data source that does not exist, and a base model that
+    is neither a local folder nor a hub id (or a hub id the offline cache lacks)."""
     messages = []
+    if not config["model"]["embedded"]:
+        try:
+            check_model_source(config["model"]["name_or_path"])
+        except ModelSourceError as error:
+            messages.append(str(error))
+    if config["data"]["embedded"]:
+        return messages
     for key in ("train_source", "test_source"):
         path = config["data"].get(key)
         if path is None:

@@ -61,9 +61,11 @@ rule make_dataset:
         script=script("make_dataset.py"),
         model=model_source(),
         settings=dataset_settings,
+        max_length=fit_length,
     shell:
         "python {params.script:q} --split train --prop {wildcards.prop} --source {input.source:q}"
         " --test-source {input.test_source:q} --model {params.model:q} --settings {params.settings:q}"
+        " --max-length {params.max_length}"
         " --output {output.data:q} --stats {output.stats:q} > {log:q} 2>&1"
 
 
@@ -86,6 +88,8 @@ rule make_test_set:
         script=script("make_dataset.py"),
         model=model_source(),
         settings=dataset_settings,
+        max_length=test_fit_option,
     shell:
         "python {params.script:q} --split test --source {input.source:q} --model {params.model:q}"
-        " --settings {params.settings:q} --output {output.data:q} --stats {output.stats:q} > {log:q} 2>&1"
+        " --settings {params.settings:q} {params.max_length} --output {output.data:q} --stats {output.stats:q}"
+        " > {log:q} 2>&1"

@@ -7,52 +7,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-import make_dataset
 import synthetic_corpus as synthetic_corpus_cli
+from paper_sources import run_cli, table_rows, write_jsonl
 from wlf import labels
 from wlf.data import prompts, sampling, sources, synthetic
-
-SETTINGS = {"max_paper_tokens": 512, "seed": 42}
-
-
-def write_jsonl(path, rows):
-    path.write_text("".join(json.dumps(row) + "\n" for row in rows), encoding="utf-8")
-    return path
-
-
-def table_rows(n_accept=6, n_reject=6, prefix="p"):
-    """Return tabular rows with distinct ids and titles, accepts first."""
-    return [
-        {
-            "id": f"{prefix}{i}",
-            "title": f"Paper {prefix} number {i}",
-            "abstract": f"We study problem {i} with method {i % 3}.",
-            "decision": "Accept (Poster)" if i < n_accept else "Reject",
-        }
-        for i in range(n_accept + n_reject)
-    ]
-
-
-def run_cli(tmp_path, model, *, split="train", prop="1_2", source, test_source=None, settings=None):
-    """Return (exit code, output path, stats path) of one make_dataset CLI run into tmp_path/out."""
-    output, stats = tmp_path / "out" / "data.jsonl", tmp_path / "out" / "stats.json"
-    argv = [
-        "--split",
-        split,
-        "--source",
-        str(source),
-        "--model",
-        str(model),
-        "--settings",
-        json.dumps({**SETTINGS, **(settings or {})}),
-        "--output",
-        str(output),
-        "--stats",
-        str(stats),
-    ]
-    if split == "train":
-        argv += ["--prop", prop, "--test-source", str(test_source)]
-    return make_dataset.main(argv), output, stats
 
 
 def read_jsonl(path):
@@ -293,20 +251,23 @@ def test_overlapping_ids_between_train_and_test_are_leakage(tmp_path, capsys, da
     code, output, _ = run_cli(tmp_path, data_tiny_model, source=source, test_source=test_source)
     error = capsys.readouterr().err
     assert code == 2
-    assert "train/test leakage: 2 shared id(s) ['p2', 'p5']" in error
-    assert str(source) in error and str(test_source) in error
+    assert "train/test leakage: 2 training paper(s) also in the test source (2 same id)" in error
+    assert f"{source} row 3 ~ {test_source} row 1 (same id" in error
+    assert f"{source} row 6 ~ {test_source} row 4 (same id" in error
     assert not output.exists()
 
 
 def test_overlapping_titles_are_leakage_when_ids_are_absent(tmp_path, capsys, data_tiny_model):
     train_rows = [{k: v for k, v in row.items() if k != "id"} for row in table_rows()]
     test_rows = [{k: v for k, v in row.items() if k != "id"} for row in table_rows(prefix="q")]
-    test_rows[1]["title"] = "  PAPER p number 4!"  # the same title as train row 5, up to case and punctuation
+    test_rows[1]["title"] = (
+        "  PAPER p number 4!"  # the same title as train row 5, but for case and punctuation
+    )
     source = write_jsonl(tmp_path / "train.jsonl", train_rows)
     test_source = write_jsonl(tmp_path / "test.jsonl", test_rows)
     code, _, _ = run_cli(tmp_path, data_tiny_model, source=source, test_source=test_source)
     assert code == 2
-    assert "1 shared title(s) ['paper p number 4']" in capsys.readouterr().err
+    assert "1 training paper(s) also in the test source (1 near-duplicate title)" in capsys.readouterr().err
 
 
 def test_user_template_without_paper_slot_is_rejected(tmp_path, capsys, data_tiny_model):

@@ -1,6 +1,7 @@
 """Metrics against independent scikit-learn computations, bootstrap intervals, evaluate.py and aggregate_metrics.py."""
 
 import json
+import re
 
 import numpy as np
 import pandas as pd
@@ -243,16 +244,19 @@ GOOD = {"id": "a", "label": "Accept", "pred": "Accept", "p_accept": 0.9, "raw_an
     ],
 )
 def test_malformed_prediction_file_fails_naming_file_and_line_and_writes_nothing(
-    tmp_path, second_line, message
+    tmp_path, capsys, second_line, message
 ):
     path = tmp_path / "bad.jsonl"
     path.write_text(json.dumps(GOOD) + "\n" + second_line + "\n")
     output = tmp_path / "out.json"
-    with pytest.raises(PredictionFileError, match=message) as error:
-        evaluate.main(
-            ["--predictions", str(path), "--experiment", json.dumps(EXPERIMENT), "--output", str(output)]
-        )
-    assert str(path) in str(error.value)
+    code = evaluate.main(
+        ["--predictions", str(path), "--experiment", json.dumps(EXPERIMENT), "--output", str(output)]
+    )
+    error = capsys.readouterr().err
+    assert code == 2 and error.startswith("evaluate: error: ") and error.count("\n") == 1
+    assert re.search(message, error) and str(path) in error
+    with pytest.raises(PredictionFileError, match=message):
+        read_predictions(path)
     assert not output.exists() and list(tmp_path.iterdir()) == [path]
 
 

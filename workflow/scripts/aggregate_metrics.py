@@ -10,10 +10,12 @@ import argparse
 import sys
 from collections import Counter
 
+from wlf.errors import one_line_errors
 from wlf.evaluation.table import aggregate, rows_as_csv
-from wlf.files import write_json, write_text
+from wlf.files import check_output_paths, json_text, write_together
 
 
+@one_line_errors("aggregate")
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -22,9 +24,9 @@ def main(argv=None) -> int:
     parser.add_argument("--output-json", required=True)
     parser.add_argument("--output-csv", required=True)
     args = parser.parse_args(argv)
+    check_output_paths(files=[args.output_json, args.output_csv])
     rows = aggregate(args.metrics)
-    write_json(args.output_json, rows)
-    write_text(args.output_csv, rows_as_csv(rows))
+    write_together({args.output_json: json_text(rows), args.output_csv: rows_as_csv(rows)})
     counts = dict(Counter(row["method"] for row in rows))
     skipped = [f"{row['name']} ({row['method']})" for row in rows if row["skipped"]]
     print(f"aggregated {len(rows)} rows: {counts}; skipped: {skipped or 'none'}", file=sys.stderr)

@@ -8,10 +8,11 @@ import sys
 import time
 from pathlib import Path
 
+from wlf.errors import one_line_errors
 from wlf.evaluation import metrics
 from wlf.evaluation.predictions import read_predictions
 from wlf.experiments import METHODS, parse_experiment_json
-from wlf.files import write_json
+from wlf.files import check_output_paths, write_json
 from wlf.settings import resolve_json
 
 
@@ -35,8 +36,10 @@ def parse_args(argv=None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
+@one_line_errors("evaluate")
 def main(argv=None) -> int:
     args = parse_args(argv)
+    check_output_paths(files=[args.output])
     settings = resolve_json("evaluation", args.settings, "evaluate")
     experiment = parse_experiment_json(args.experiment).record()
     header = {"experiment": experiment, "method": args.method, "predictions": str(args.predictions)}

@@ -14,11 +14,12 @@ import json
 import sys
 from pathlib import Path
 
+from wlf.errors import one_line_errors
 from wlf.evaluation.hypotheses_report import markdown
 from wlf.evaluation.hypothesis_tests import run_hypotheses
 from wlf.evaluation.metrics import Predictions, predictions_from_rows
 from wlf.evaluation.predictions import check_same_papers, read_predictions
-from wlf.files import write_json, write_text
+from wlf.files import check_output_paths, json_text, write_together
 from wlf.settings import resolve_json
 
 
@@ -64,13 +65,14 @@ def parse_args(argv=None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
+@one_line_errors("hypotheses")
 def main(argv=None) -> int:
     args = parse_args(argv)
+    check_output_paths(files=[args.output_json, args.output_md])
     settings = resolve_json("evaluation", args.settings, "evaluate")
     table = json.loads(Path(args.all_metrics).read_text())
     result = hypotheses_of_files(table, args.predictions, args.priorshift, settings)
-    write_json(args.output_json, result)
-    write_text(args.output_md, markdown(result))
+    write_together({args.output_json: json_text(result), args.output_md: markdown(result)})
     for key, hypothesis in result["hypotheses"].items():
         print(f"{key}: {hypothesis['verdict']} ({hypothesis['summary']})", file=sys.stderr)
     if result["priorshift"]["note"]:

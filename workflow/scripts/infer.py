@@ -13,8 +13,9 @@ import sys
 import time
 
 from wlf.data.chat_sets import read_chat_set
+from wlf.errors import one_line_errors
 from wlf.evaluation.inference import load_model, parse_settings, predict
-from wlf.files import write_jsonl
+from wlf.files import check_output_paths, write_jsonl
 from wlf.labels import ACCEPT, INVALID
 
 
@@ -29,8 +30,10 @@ def parse_args(argv=None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
+@one_line_errors("infer")
 def main(argv=None) -> int:
     args = parse_args(argv)
+    check_output_paths(files=[args.output])
     settings = parse_settings(args.settings)
     papers = read_chat_set(args.test_file)
     model, tokenizer = load_model(args.model, settings["trust_remote_code"])

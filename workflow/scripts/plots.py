@@ -11,8 +11,10 @@ import json
 import sys
 from pathlib import Path
 
+from wlf.errors import one_line_errors
 from wlf.evaluation.plot_drawing import build_figures, save_figures
 from wlf.evaluation.predictions import read_predictions
+from wlf.files import check_output_paths
 from wlf.training import SUMMARY_FILE
 
 
@@ -28,6 +30,7 @@ def read_summaries(model_dirs: list[str]) -> dict[str, dict]:
     return summaries
 
 
+@one_line_errors("plots")
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -43,6 +46,7 @@ def main(argv=None) -> int:
     )
     parser.add_argument("--outdir", required=True)
     args = parser.parse_args(argv)
+    check_output_paths(folders=[args.outdir])
     rows = json.loads(Path(args.all_metrics).read_text())
     predictions = {Path(path).stem: read_predictions(path) for path in args.predictions}
     figures = build_figures(

@@ -8,10 +8,11 @@ import sys
 
 import numpy as np
 
+from wlf.errors import InputError, one_line_errors
 from wlf.evaluation.predictions import read_predictions
 from wlf.evaluation.priorshift import CLIP, odds_factor, shifted_rows
 from wlf.experiments import PRIORSHIFT, parse_experiment_json
-from wlf.files import write_json, write_jsonl
+from wlf.files import check_output_paths, json_text, jsonl_text, write_together
 from wlf.labels import ACCEPT
 
 
@@ -36,12 +37,14 @@ def parse_args(argv=None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
+@one_line_errors("priorshift")
 def main(argv=None) -> int:
     args = parse_args(argv)
+    check_output_paths(files=[args.output, args.status])
     baseline = parse_experiment_json(args.baseline_experiment, "--baseline-experiment")
     experiment = parse_experiment_json(args.experiment)
     if not 0.0 <= args.threshold <= 1.0:
-        raise ValueError(f"--threshold = {args.threshold} must be in [0, 1]")
+        raise InputError(f"--threshold = {args.threshold} must be in [0, 1]")
     baseline_rows = read_predictions(args.baseline_predictions)
     factor = odds_factor(
         experiment.variant, experiment.gamma, experiment.accept_fraction, baseline.accept_fraction
@@ -61,13 +64,13 @@ def main(argv=None) -> int:
             "so there are no probabilities to shift"
         )
         # an empty prediction file plus the reason: downstream treats the counterpart as absent, never faked
-        write_jsonl(args.output, [])
-        write_json(args.status, {**status, "skipped": reason, "n": 0})
+        write_together({args.output: "", args.status: json_text({**status, "skipped": reason, "n": 0})})
         print(f"{experiment.name} (priorshift): skipped: {reason}", file=sys.stderr)
         return 0
     rows = shifted_rows(baseline_rows, factor, args.threshold)
-    write_jsonl(args.output, rows)
-    write_json(args.status, {**status, "skipped": None, "n": len(rows)})
+    write_together(
+        {args.output: jsonl_text(rows), args.status: json_text({**status, "skipped": None, "n": len(rows)})}
+    )
     rate = np.mean([row["pred"] == ACCEPT for row in rows])
     print(
         f"{experiment.name} (priorshift): baseline odds x {factor:.4g}; predicted acceptance rate {rate:.3f}",

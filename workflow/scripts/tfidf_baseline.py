@@ -9,9 +9,10 @@ import sys
 import numpy as np
 
 from wlf.data.chat_sets import read_chat_set
+from wlf.errors import one_line_errors
 from wlf.evaluation.tfidf import fit_and_predict, parse_settings
 from wlf.experiments import class_weights, parse_experiment_json
-from wlf.files import write_jsonl
+from wlf.files import check_output_paths, write_jsonl
 from wlf.labels import ACCEPT
 
 
@@ -31,8 +32,10 @@ def parse_args(argv=None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
+@one_line_errors("tfidf_logreg")
 def main(argv=None) -> int:
     args = parse_args(argv)
+    check_output_paths(files=[args.output])
     settings = parse_settings(args.settings)
     experiment = parse_experiment_json(args.experiment)
     train, test = read_chat_set(args.train_file), read_chat_set(args.test_file)

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 
 from wlf.data.tiny_model import build_tiny_model
+from wlf.errors import InputError, one_line_errors
+from wlf.files import check_output_paths
+from wlf.settings import resolve_object
 
 
+@one_line_errors("tiny_model")
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--corpus", required=True, help="training corpus JSONL the tokenizer learns from")
@@ -19,16 +22,17 @@ def main(argv=None) -> int:
         "--extra-texts", default="[]", help="JSON list of texts the tokenizer also learns, e.g. the prompts"
     )
     args = parser.parse_args(argv)
-    try:
-        extra_texts = json.loads(args.extra_texts)
-        if not isinstance(extra_texts, list) or not all(isinstance(text, str) for text in extra_texts):
-            raise ValueError(f"--extra-texts must be a JSON list of strings, got {args.extra_texts!r}")
-        output = build_tiny_model(
-            args.corpus, json.loads(args.settings), args.seed, args.output_dir, extra_texts
-        )
-    except (ValueError, RuntimeError) as error:
-        print(f"tiny_model: error: {error}", file=sys.stderr)
-        return 2
+    check_output_paths(folders=[args.output_dir])
+    extra_texts = resolve_object(args.extra_texts, "--extra-texts", list, "list of strings")
+    if not all(isinstance(text, str) for text in extra_texts):
+        raise InputError(f"--extra-texts must be a JSON list of strings, got {args.extra_texts!r}")
+    output = build_tiny_model(
+        args.corpus,
+        resolve_object(args.settings, "model.tiny settings"),
+        args.seed,
+        args.output_dir,
+        extra_texts,
+    )
     print(f"tiny_model: saved to {output}", file=sys.stderr)
     return 0
 

@@ -14,8 +14,10 @@ import argparse
 import sys
 import time
 
+from wlf.errors import one_line_errors
 from wlf.experiments import VARIANTS, class_weights
-from wlf.files import file_sha256
+from wlf.files import check_output_paths, file_sha256
+from wlf.model_source import check_model_source
 from wlf.training import checkpoints, run
 
 
@@ -35,14 +37,14 @@ def parse_args(argv=None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
+@one_line_errors("train")
 def main(argv=None) -> int:
     args = parse_args(argv)
     started = time.time()
-    try:  # everything that can be wrong with the inputs is checked before torch is imported
-        settings, papers = run.check_inputs(args.settings, args.train_file, args.variant, args.gamma)
-    except ValueError as error:
-        print(f"train: error: {error}", file=sys.stderr)
-        return 2
+    # everything that can be wrong with the inputs is checked before torch is imported or anything written
+    check_output_paths(folders=[args.output_dir, args.checkpoint_dir])
+    settings, papers = run.check_inputs(args.settings, args.train_file, args.variant, args.gamma)
+    check_model_source(args.model, "--model")
     records = run.prompt_completion_records(papers, args.variant, args.gamma)
     train_sha256 = file_sha256(args.train_file)
 
@@ -65,7 +67,7 @@ def main(argv=None) -> int:
         resumed_from_step, train_seconds=0.0, wall_seconds=0.0, bf16=session.bf16,
     )  # fmt: skip
     summary = run.train_and_summarise(trainer, resume_from, facts, started)
-    run.save_final_model(trainer, session, args.output_dir, summary)
+    run.save_final_model(trainer, session, args.output_dir, args.checkpoint_dir, summary)
     return 0
 
 

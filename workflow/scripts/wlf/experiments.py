@@ -7,6 +7,7 @@ import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
+from wlf.errors import InputError
 from wlf.labels import ACCEPT, LABELS, REJECT
 from wlf.settings import schema
 
@@ -22,7 +23,7 @@ METHODS = (FINETUNED, PRIORSHIFT, TFIDF)
 PROP_PATTERN = re.compile(_EXPERIMENT["prop"]["pattern"])
 
 
-class ExperimentConfigError(ValueError):
+class ExperimentConfigError(InputError):
     """A config entry that cannot describe a valid experiment; the message names the key."""
 
 

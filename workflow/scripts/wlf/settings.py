@@ -15,10 +15,12 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
+from wlf.errors import InputError
+
 SCHEMA_PATH = Path(__file__).resolve().parents[2] / "schemas" / "config.schema.yaml"
 
 
-class SettingsError(ValueError):
+class SettingsError(InputError):
     """A config key or script setting that is unknown or out of range; the message names the key."""
 
 
@@ -85,15 +87,22 @@ def resolve(
     return resolved
 
 
+def resolve_object(text: str, what: str, kind: type = dict, kind_name: str = "object") -> Any:
+    """Return the JSON value of a command-line option, raising SettingsError naming `what` unless it is a kind."""
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as error:
+        raise SettingsError(f"{what} is not valid JSON ({error.msg}): {text!r}") from None
+    if not isinstance(value, kind):
+        raise SettingsError(f"{what} must be a JSON {kind_name}, got {text!r}")
+    return value
+
+
 def resolve_json(
     name: str, text: str, section: str, extra: Mapping[str, dict] | None = None
 ) -> dict[str, Any]:
-    """Return resolve() of a command-line JSON object, raising SettingsError when it is not valid JSON."""
-    try:
-        given = json.loads(text)
-    except json.JSONDecodeError as error:
-        raise SettingsError(f"{section} settings are not valid JSON ({error.msg}): {text!r}") from None
-    return resolve(name, given, section, extra)
+    """Return resolve() of a command-line JSON object, raising SettingsError when it is not one."""
+    return resolve(name, resolve_object(text, f"{section} settings"), section, extra)
 
 
 def check_config(config: Mapping[str, Any]) -> None:

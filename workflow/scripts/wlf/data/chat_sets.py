@@ -8,13 +8,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from wlf.errors import InputError
 from wlf.files import numbered_rows
 from wlf.labels import LABELS
 
 REQUIRED_KEYS = ("id", "label", "messages")
 
 
-class ChatFileError(ValueError):
+class ChatFileError(InputError):
     """A chat dataset row that breaks the contract; the message names the file and line."""
 
 

@@ -6,7 +6,9 @@ import numpy as np
 
 from wlf import experiments
 from wlf.data import leakage, prompts, sampling, sources
+from wlf.errors import InputError
 from wlf.labels import ACCEPT, LABELS
+from wlf.model_source import check_model_source
 from wlf.settings import model_keys, resolve
 
 PERCENTILES = (50, 90, 99)
@@ -48,7 +50,7 @@ def select_papers(
             source=f"training source {loaded.path}",
         )
     except experiments.ExperimentConfigError as error:
-        raise ValueError(f"--prop: {error}") from None
+        raise InputError(f"--prop: {error}") from None
 
 
 def build_examples(papers: list[sources.Paper], tokenizer, settings: dict) -> list[dict]:
@@ -119,6 +121,43 @@ def dataset_stats(
     }
 
 
+def fit_limit(split: str, max_length: int | None, model: str, settings: dict) -> tuple[int, str] | None:
+    """Return (token limit, the setting it comes from) that every rendered example must fit, or None.
+
+    Train: train.max_length (the rule passes the smallest of the proportion's experiments). Test:
+    infer.max_length when set, else the model's context length, as infer.py applies it.
+    """
+    if max_length is not None:
+        return max_length, "train.max_length" if split == "train" else "infer.max_length"
+    if split == "train":
+        return None
+    from transformers import AutoConfig
+
+    config = AutoConfig.from_pretrained(model, trust_remote_code=bool(settings["trust_remote_code"]))
+    context = getattr(config, "max_position_embeddings", None)
+    return (
+        None
+        if context is None
+        else (int(context), f"the context length of {model} (max_position_embeddings)")
+    )
+
+
+def check_fit(
+    papers: list[sources.Paper], chat_tokens: list[int], limit: tuple[int, str] | None, settings: dict
+):
+    """Raise DataError naming the paper, its row and both settings when the longest example exceeds the limit."""
+    if limit is None or not chat_tokens:
+        return
+    longest = max(range(len(chat_tokens)), key=chat_tokens.__getitem__)
+    if chat_tokens[longest] > limit[0]:
+        paper = papers[longest]
+        raise sources.DataError(
+            f"paper {paper.paper_id!r} (source row {paper.row}) is {chat_tokens[longest]} tokens as the chat "
+            f"template renders it, more than {limit[1]} = {limit[0]}; raise {limit[1]} or lower "
+            f"data.max_paper_tokens (now {settings['max_paper_tokens']})"
+        )
+
+
 def make_dataset(
     split: str,
     source: str,
@@ -126,15 +165,21 @@ def make_dataset(
     settings: dict,
     prop: str | None = None,
     test_source: str | None = None,
+    max_length: int | None = None,
 ) -> tuple[list[dict], dict]:
-    """Return (examples, stats) of a split; every input check runs before the tokenizer is loaded."""
+    """Return (examples, stats) of a split; every input check runs before the tokenizer is loaded.
+
+    max_length: the longest example (in the model's tokens) the next stage accepts; see fit_limit.
+    """
     if split == "train" and (prop is None or test_source is None):
-        raise ValueError("--split train needs --prop and --test-source")
+        raise InputError("--split train needs --prop and --test-source")
+    check_model_source(model, "--model")
     reader = source_settings(settings)
     loaded = sources.load_source(source, reader)
+    leakage_stats = None
     if split == "train":
         experiments.accept_fraction(prop)
-        leakage.check_no_leakage(loaded, sources.load_source(test_source, reader))
+        leakage_stats = leakage.check_no_leakage(loaded, sources.load_source(test_source, reader))
     papers = select_papers(loaded, split, prop, settings)
 
     from transformers import AutoTokenizer  # slow import: only once the inputs are known to be good
@@ -142,7 +187,9 @@ def make_dataset(
     tokenizer = AutoTokenizer.from_pretrained(model, trust_remote_code=bool(settings["trust_remote_code"]))
     examples = build_examples(papers, tokenizer, settings)
     chat_tokens = prompts.chat_token_counts([example["messages"] for example in examples], tokenizer)
+    check_fit(papers, chat_tokens, fit_limit(split, max_length, model, settings), settings)
     stats = dataset_stats(examples, chat_tokens, loaded, split, prop, settings, model)
     if split == "train":
         stats["test_source"] = {"path": str(test_source), "sha256": sources.source_sha256(test_source)}
+        stats["leakage"] = leakage_stats
     return examples, stats

@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from wlf.errors import InputError
+
 PAPER_SLOT = "{paper}"
 BATCH_SIZE = 256  # texts tokenized per call
 
@@ -17,10 +19,10 @@ class TruncatedText:
 
 
 def check_user_template(user_template: str) -> None:
-    """Raise ValueError unless the template has exactly one {paper} slot."""
+    """Raise InputError unless the template has exactly one {paper} slot."""
     count = user_template.count(PAPER_SLOT)
     if count != 1:
-        raise ValueError(
+        raise InputError(
             f"data.user_template must contain {PAPER_SLOT} exactly once; it contains it {count} times"
         )
 
@@ -47,7 +49,7 @@ def _batches(items: Sequence, size: int):
 def truncate_texts(texts: Sequence[str], tokenizer, max_tokens: int) -> list[TruncatedText]:
     """Return each text cut to its first max_tokens tokens of tokenizer, cut on a character boundary."""
     if max_tokens < 1:
-        raise ValueError(f"data.max_paper_tokens = {max_tokens} must be at least 1")
+        raise InputError(f"data.max_paper_tokens = {max_tokens} must be at least 1")
     fast = getattr(tokenizer, "is_fast", False)
     results = []
     # batches bound the memory of token lists: 17k full papers at once would need tens of GB of Python ints
@@ -70,7 +72,7 @@ def truncate_texts(texts: Sequence[str], tokenizer, max_tokens: int) -> list[Tru
 def chat_token_counts(examples_messages: Sequence[list[dict]], tokenizer) -> list[int]:
     """Return the token count of each conversation rendered with the tokenizer's chat template."""
     if not getattr(tokenizer, "chat_template", None):
-        raise ValueError(f"the tokenizer of {tokenizer.name_or_path!r} has no chat template")
+        raise InputError(f"the tokenizer of {tokenizer.name_or_path!r} has no chat template")
     counts = []
     for batch in _batches(list(examples_messages), BATCH_SIZE):
         rendered = [tokenizer.apply_chat_template(messages, tokenize=False) for messages in batch]

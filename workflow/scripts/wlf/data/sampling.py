@@ -7,12 +7,13 @@ from typing import TypeVar
 
 import numpy as np
 
+from wlf.errors import InputError
 from wlf.labels import ACCEPT, REJECT
 
 T = TypeVar("T")
 
 
-class ProportionError(ValueError):
+class ProportionError(InputError):
     """The source cannot give a set with the requested accept fraction; the message says what it has."""
 
 

@@ -12,7 +12,8 @@ from pathlib import Path
 
 from wlf import labels
 from wlf.data.leakage import normalise_title
-from wlf.files import tree_sha256
+from wlf.errors import InputError
+from wlf.files import TextFileError, read_utf8, tree_sha256
 
 FORMATS = ("auto", "alpaca", "messages", "tabular", "hf_disk")
 TABULAR_SUFFIXES = (".csv", ".tsv", ".parquet", ".pq")
@@ -28,7 +29,7 @@ SHAREGPT_ROLES = {
 }
 
 
-class DataError(ValueError):
+class DataError(InputError):
     """A source that cannot become a dataset; the message names the file, the rows and what is wrong."""
 
 
@@ -123,9 +124,17 @@ def source_sha256(path: str | Path) -> str:
 # ---------------------------------------------------------------- reading records
 
 
+def _read_text(path: Path) -> str:
+    """Return a text source, raising DataError naming the file, line and byte of a non-UTF-8 byte."""
+    try:
+        return read_utf8(path)
+    except TextFileError as error:
+        raise DataError(str(error)) from None
+
+
 def _read_json_records(path: Path) -> list[tuple[int, dict]]:
     """Return (row, record) pairs of a JSON list file or a JSON-lines file; rows count records from 1."""
-    text = path.read_text(encoding="utf-8")
+    text = _read_text(path)
     stripped = text.lstrip()
     if stripped.startswith("["):
         try:
@@ -153,6 +162,8 @@ def _read_table_records(path: Path, id_field: str) -> list[tuple[int, dict]]:
     import pandas as pd
 
     suffix = path.suffix.lower()
+    if suffix not in (".parquet", ".pq"):
+        _read_text(path)  # a decoding error then names its line, which pandas' message does not
     try:
         if suffix in (".parquet", ".pq"):
             frame = pd.read_parquet(path)

@@ -7,6 +7,8 @@ import statistics
 
 import numpy as np
 
+from wlf.data.leakage import title_without_punctuation
+from wlf.errors import InputError
 from wlf.labels import ACCEPT, REJECT
 from wlf.settings import resolve
 
@@ -290,13 +292,14 @@ def generate_corpus(settings: dict, seed: int) -> tuple[list[dict], list[dict]]:
         split = "test" if rng.random() < n_test / (n_train + n_test) else "train"
         if wanted[(split, label)] == 0:
             split = "train" if split == "test" else "test"
-        # titles are unique so that the title-based leakage check never fires on a chance collision
-        if wanted[(split, label)] == 0 or title.lower() in seen_titles or paper_id in seen_ids:
+        # titles are unique, even without punctuation, so the leakage check never fires on a chance collision
+        title_key = title_without_punctuation(title)
+        if wanted[(split, label)] == 0 or title_key in seen_titles or paper_id in seen_ids:
             continue
         wanted[(split, label)] -= 1
         seen_ids.add(paper_id)
-        seen_titles.add(title.lower())
+        seen_titles.add(title_key)
         rows[split].append({"id": paper_id, "title": title, "abstract": abstract, "decision": decision})
     else:
-        raise RuntimeError(f"could not draw enough unique papers in {max_draws} draws; lower n_train/n_test")
+        raise InputError(f"could not draw enough unique papers in {max_draws} draws; lower n_train/n_test")
     return rows["train"], rows["test"]

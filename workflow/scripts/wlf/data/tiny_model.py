@@ -6,6 +6,7 @@ import json
 import shutil
 from pathlib import Path
 
+from wlf.errors import InputError
 from wlf.files import replace_dir
 from wlf.labels import LABELS
 from wlf.settings import resolve
@@ -45,12 +46,12 @@ def merge_settings(given: dict) -> dict:
     """Return the model sizes: the schema's defaults updated with given, raising ValueError on a bad size."""
     settings = resolve("tiny_model", given, "model.tiny")
     if settings["hidden_size"] % settings["num_attention_heads"]:
-        raise ValueError(
+        raise InputError(
             f"model.tiny.hidden_size = {settings['hidden_size']} is not divisible by "
             f"num_attention_heads = {settings['num_attention_heads']}"
         )
     if settings["num_attention_heads"] % settings["num_key_value_heads"]:
-        raise ValueError(
+        raise InputError(
             f"model.tiny.num_attention_heads = {settings['num_attention_heads']} is not divisible by "
             f"num_key_value_heads = {settings['num_key_value_heads']}"
         )
@@ -72,7 +73,7 @@ def corpus_texts(corpus_path: str | Path, extra_texts: list[str] = ()) -> list[s
     """Return the texts the tokenizer learns from: the corpus strings, the extra texts, then the answers."""
     path = Path(corpus_path)
     if not path.is_file():
-        raise ValueError(f"{path}: corpus file does not exist")
+        raise InputError(f"{path}: corpus file does not exist")
     text = path.read_text(encoding="utf-8")
     try:
         rows = (
@@ -81,12 +82,12 @@ def corpus_texts(corpus_path: str | Path, extra_texts: list[str] = ()) -> list[s
             else [json.loads(line) for line in text.splitlines() if line.strip()]
         )
     except json.JSONDecodeError as error:
-        raise ValueError(
+        raise InputError(
             f"{path}: the tokenizer corpus must be JSON lines or a JSON list ({error})"
         ) from None
     texts = _strings(rows)
     if not texts:
-        raise ValueError(f"{path}: corpus holds no text")
+        raise InputError(f"{path}: corpus holds no text")
     # the prompts appear in every example, so learning their words shortens every example
     texts.extend(text for text in extra_texts for _ in range(EXTRA_REPEATS))
     texts.extend(f"assistant\n{word}" for word in LABELS for _ in range(ANSWER_REPEATS))
@@ -154,12 +155,12 @@ def answer_token_ids(tokenizer) -> dict[str, list[int]]:
 
 
 def build_tokenizer(corpus_path: str | Path, settings: dict, extra_texts: list[str] = ()):
-    """Return the trained, wrapped tokenizer, raising RuntimeError unless Accept and Reject are single tokens."""
+    """Return the trained, wrapped tokenizer, raising InputError unless Accept and Reject are single tokens."""
     bpe = train_bpe(corpus_texts(corpus_path, extra_texts), int(settings["vocab_size"]))
     tokenizer = wrap_tokenizer(bpe, int(settings["max_position_embeddings"]))
     answers = answer_token_ids(tokenizer)
     if any(len(ids) != 1 for ids in answers.values()):
-        raise RuntimeError(f"answers are not single tokens after the assistant prompt: {answers}")
+        raise InputError(f"answers are not single tokens after the assistant prompt: {answers}")
     return tokenizer
 
 

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import stats
 
+from wlf.errors import InputError
 from wlf.evaluation import metrics
 from wlf.evaluation.priorshift import priorshift_comparisons
 from wlf.experiments import FINETUNED, VARIANTS, format_gamma, proportion_denominator
@@ -320,7 +321,7 @@ def run_hypotheses(
     """
     finetuned = [row for row in table if row["method"] == FINETUNED and not row.get("skipped")]
     if not finetuned:
-        raise ValueError("the metrics table has no fine-tuned experiment")
+        raise InputError("the metrics table has no fine-tuned experiment")
     n_papers = predictions[finetuned[0]["name"]].n
     indices = metrics.bootstrap_indices(n_papers, settings["bootstrap_resamples"], settings["bootstrap_seed"])
     runs = build_runs(finetuned, predictions, indices)

@@ -17,6 +17,7 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
+from wlf.errors import InputError
 from wlf.evaluation.predictions import thresholded_rows
 from wlf.labels import INVALID
 from wlf.labels import LABELS as ANSWERS
@@ -25,7 +26,7 @@ from wlf.settings import model_keys, resolve_json
 LEADING_WORD = re.compile(r"[^A-Za-z]*([A-Za-z]+)")
 
 
-class InferenceInputError(ValueError):
+class InferenceInputError(InputError):
     """Bad settings, prompt or model folder; the message names the key, file:line or paper."""
 
 

@@ -5,6 +5,7 @@ Figures are built with the object-oriented API (no pyplot): PNGs are rendered by
 
 from __future__ import annotations
 
+import io
 import math
 import textwrap
 from pathlib import Path
@@ -28,6 +29,7 @@ from wlf.evaluation.plot_series import (
     true_acceptance_rate,
 )
 from wlf.experiments import FINETUNED, PRIORSHIFT, format_gamma
+from wlf.files import write_together
 
 DPI = 100
 WIDE = (12.0, 5.0)  # inches; at DPI 100 a 1200 x 500 pixel image
@@ -238,14 +240,12 @@ def build_figures(
 
 
 def save_figures(figures: dict[str, Figure], outdir: str | Path) -> list[Path]:
-    """Write each figure as PNG into outdir (temporary name, then rename); return the paths."""
+    """Write every figure as PNG into outdir, all of them or none (write_together); return the paths."""
     outdir = Path(outdir)
-    outdir.mkdir(parents=True, exist_ok=True)
-    paths = []
+    rendered = {}
     for name, figure in figures.items():
-        path = outdir / name
-        temp = outdir / f".{name}.tmp.png"
-        figure.savefig(temp, dpi=DPI, format="png")
-        temp.replace(path)
-        paths.append(path)
-    return paths
+        buffer = io.BytesIO()
+        figure.savefig(buffer, dpi=DPI, format="png")
+        rendered[outdir / name] = buffer.getvalue()
+    write_together(rendered)
+    return list(rendered)

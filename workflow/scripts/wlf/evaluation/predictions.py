@@ -6,13 +6,14 @@ import math
 from collections.abc import Iterable
 from pathlib import Path
 
+from wlf.errors import InputError
 from wlf.files import numbered_rows
 from wlf.labels import ACCEPT, LABELS, PREDICTIONS, REJECT
 
 ROW_KEYS = ("id", "label", "pred", "p_accept", "raw_answer")
 
 
-class PredictionFileError(ValueError):
+class PredictionFileError(InputError):
     """A prediction file that breaks the row contract; the message names the file and line."""
 
 

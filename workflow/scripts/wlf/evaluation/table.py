@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from wlf.errors import InputError
 from wlf.evaluation.metrics import CI_METRICS, SCALAR_METRICS
 from wlf.experiments import METHODS, VARIANTS, proportion_denominator
 
@@ -21,7 +22,7 @@ CI_COLUMNS = [f"{name}_ci_{end}" for name in CI_METRICS for end in ("lo", "hi")]
 COLUMNS = KEY_COLUMNS + COUNT_COLUMNS + list(SCALAR_METRICS) + CI_COLUMNS
 
 
-class MetricsFileError(ValueError):
+class MetricsFileError(InputError):
     """A metrics JSON that cannot be tabulated; the message names the file and key."""
 
 

@@ -11,6 +11,7 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import Pipeline
 
 from wlf.data.chat_sets import user_text
+from wlf.errors import InputError
 from wlf.evaluation.predictions import thresholded_rows
 from wlf.labels import ACCEPT
 from wlf.settings import key_spec, resolve_json
@@ -54,7 +55,7 @@ def fit_and_predict(
     """Return prediction rows for the test papers of a classifier fitted on the training papers."""
     labels = [paper["label"] for paper in train]
     if len(set(labels)) < 2:
-        raise ValueError(
+        raise InputError(
             f"the training set has only {sorted(set(labels))} papers: a classifier needs both labels"
         )
     classifier = build_classifier(weights, settings).fit(

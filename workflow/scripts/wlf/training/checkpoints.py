@@ -3,15 +3,20 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 import shutil
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from wlf.files import replace_dir
+
 FINGERPRINT_FILE = "run_fingerprint.json"
 # The Trainer writes trainer_state.json last, so a checkpoint without it was cut short by a kill.
 COMPLETE_MARKER = "trainer_state.json"
+# The last complete model of the experiment, kept beside the checkpoints (see keep_final_model)
+KEPT_MODEL = "model"
 CHECKPOINT_PATTERN = re.compile(r"^checkpoint-(\d+)$")
 
 
@@ -72,12 +77,36 @@ def resume_decision(checkpoint_dir: str | Path, fingerprint: Mapping[str, Any]) 
 
 
 def reset_checkpoint_dir(checkpoint_dir: str | Path, fingerprint: Mapping[str, Any]) -> None:
-    """Remove every checkpoint of an earlier run and record the fingerprint of this one."""
+    """Remove every checkpoint of an earlier run, keep its last complete model, record this run's fingerprint."""
     folder = Path(checkpoint_dir)
-    if folder.exists():
-        shutil.rmtree(folder)
-    folder.mkdir(parents=True)
+    folder.mkdir(parents=True, exist_ok=True)
+    for path in folder.iterdir():
+        if path.name == KEPT_MODEL:
+            continue
+        shutil.rmtree(path) if path.is_dir() else path.unlink()
     (folder / FINGERPRINT_FILE).write_text(json.dumps(fingerprint, indent=1, sort_keys=True))
+
+
+def keep_final_model(model_dir: str | Path, checkpoint_dir: str | Path) -> Path:
+    """Keep a copy of a finished model beside the checkpoints (hard links: no extra space) and return it.
+
+    Snakemake deletes a model folder before it retrains it, e.g. after a changed setting; the copy is what
+    remains of the previous model if the new run fails, until the new run replaces it.
+    """
+    kept = Path(checkpoint_dir) / KEPT_MODEL
+    partial = kept.with_name(f".{KEPT_MODEL}.partial")
+    shutil.rmtree(partial, ignore_errors=True)
+    shutil.copytree(model_dir, partial, copy_function=_link_or_copy)
+    replace_dir(partial, kept)
+    return kept
+
+
+def _link_or_copy(source: str, target: str) -> None:
+    """Hard-link source to target, or copy it when they are on different file systems."""
+    try:
+        os.link(source, target)
+    except OSError:
+        shutil.copy2(source, target)
 
 
 def remove_incomplete_checkpoints(checkpoint_dir: str | Path) -> list[Path]:

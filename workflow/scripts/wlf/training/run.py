@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from wlf.data.chat_sets import read_chat_set
+from wlf.errors import InputError
 from wlf.experiments import class_weights, example_weights
 from wlf.files import replace_dir
 from wlf.labels import LABELS
@@ -34,9 +35,9 @@ def check_inputs(settings_json: str, train_file: str, variant: str, gamma: float
         raise SettingsError(f"--settings is not valid JSON: {error}") from None
     settings = train_settings.resolve_settings(given)
     if not gamma > 0:
-        raise ValueError(f"--gamma {gamma} must be > 0")
+        raise InputError(f"--gamma {gamma} must be > 0")
     if variant == "baseline" and gamma != 1.0:
-        raise ValueError(f"--gamma {gamma}: a baseline run must have gamma 1.0")
+        raise InputError(f"--gamma {gamma}: a baseline run must have gamma 1.0")
     return settings, read_chat_set(train_file, require_answer=True)
 
 
@@ -111,6 +112,9 @@ def prepare_checkpoints(checkpoint_dir: str, fingerprint: dict, session: Session
                 session.log(f"removed incomplete checkpoint {path}", flush=True)
     session.state.wait_for_everyone()
     session.log(reason, flush=True)
+    kept = Path(checkpoint_dir) / checkpoints.KEPT_MODEL
+    if resume_from is None and kept.is_dir():
+        session.log(f"the last complete model stays in {kept} until this run completes", flush=True)
     return resume_from
 
 
@@ -294,8 +298,11 @@ def train_and_summarise(trainer, resume_from: Path | None, facts: RunFacts, star
     )
 
 
-def save_final_model(trainer, session: Session, output_dir: str | Path, summary: dict[str, Any]) -> None:
-    """Save weights (or adapter), tokenizer and summary into output_dir, all at once when complete."""
+def save_final_model(
+    trainer, session: Session, output_dir: str | Path, checkpoint_dir: str | Path, summary: dict[str, Any]
+) -> None:
+    """Save weights (or adapter), tokenizer and summary into output_dir, all at once when complete, and keep a
+    copy beside the checkpoints (checkpoints.keep_final_model)."""
     output_dir = Path(output_dir)
     partial = output_dir.with_name(f".{output_dir.name}.partial")
     if session.state.is_main_process:
@@ -307,6 +314,8 @@ def save_final_model(trainer, session: Session, output_dir: str | Path, summary:
         (partial / SUMMARY_FILE).write_text(json.dumps(summary, indent=1) + "\n")
         output_dir.parent.mkdir(parents=True, exist_ok=True)
         replace_dir(partial, output_dir)
+        kept = checkpoints.keep_final_model(output_dir, checkpoint_dir)
+        session.log(f"kept a copy of the model in {kept} (Snakemake deletes {output_dir} before retraining)")
         session.log(
             f"wrote {output_dir}: {summary['steps']} steps, final loss {summary['final_loss']}, "
             f"{summary['train_seconds']:.1f} s training",

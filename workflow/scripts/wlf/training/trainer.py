@@ -15,6 +15,7 @@ import trl.trainer.utils as trl_utils
 from transformers.trainer_utils import PREFIX_CHECKPOINT_DIR
 from trl import SFTTrainer
 
+from wlf.errors import InputError
 from wlf.training import loss as weighted_loss
 
 EXAMPLE_WEIGHT = "example_weight"  # dataset column: the loss weight of the example
@@ -69,7 +70,7 @@ def end_at_turn_end(example: dict[str, Any], end_of_turn_id: int) -> dict[str, A
     for position, (token_id, label) in enumerate(zip(example["input_ids"], labels, strict=True)):
         if label != -100 and token_id == end_of_turn_id:
             return {"input_ids": example["input_ids"][: position + 1], "labels": labels[: position + 1]}
-    raise ValueError(
+    raise InputError(
         f"example {example.get('id', '?')!r}: its answer has no end-of-turn token (id {end_of_turn_id}); "
         "the chat template must close the assistant turn with it"
     )
@@ -152,7 +153,7 @@ class WeightedSFTTrainer(SFTTrainer):
             ]
             if too_long:
                 row, n_tokens = too_long[0]
-                raise ValueError(
+                raise InputError(
                     f"{len(too_long)} {dataset_name} examples are longer than max_length = {self.max_tokens} tokens, "
                     f"e.g. {dataset[row].get('id', row)!r} with {n_tokens}; truncation would cut the answer, so "
                     "raise max_length or lower data.max_paper_tokens"
