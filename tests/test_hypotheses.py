@@ -198,6 +198,13 @@ def test_a_finetuned_model_equal_to_its_prior_shift_is_a_threshold_move(tmp_path
             assert difference["difference"] == pytest.approx(0.0, abs=1e-9)
 
 
+def test_prior_shift_comparisons_are_named_after_their_experiment(tmp_path):
+    result = run(tmp_path, make_grid(tmp_path, experiments=GRID[:5]))
+    names = [grid.experiment_name(variant, gamma, prop) for variant, gamma, prop in GRID[1:5]]
+    assert [c["name"] for c in result["priorshift"]["comparisons"]] == names
+    text = hypotheses_report.markdown(result)
+    assert all(f"| {name} | " in text.split("## Fine-tuned vs prior-shift counterpart")[1] for name in names)
+
 def test_a_model_that_reranks_papers_goes_beyond_a_threshold_move(tmp_path):
     table = make_grid(tmp_path, experiments=GRID[:2])
     labels, logits = paper_scores()

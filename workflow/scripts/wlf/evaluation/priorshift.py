@@ -80,16 +80,16 @@ def compare_priorshift(
     finetuned_resampled = metrics.resampled_metrics(finetuned, indices, 1, PRIORSHIFT_METRICS)
     shifted_resampled = resampled_with_auc_cache(priorshift, indices, auc_cache)
     differences = {}
-    for name in PRIORSHIFT_METRICS:
-        ci = metrics.percentile_interval(finetuned_resampled[name] - shifted_resampled[name], adjusted)
-        differences[name] = {
-            "finetuned": metrics.none_if_nan(finetuned_point[name]),
-            "priorshift": metrics.none_if_nan(shifted_point[name]),
-            "difference": metrics.none_if_nan(finetuned_point[name] - shifted_point[name]),
+    for metric in PRIORSHIFT_METRICS:
+        ci = metrics.percentile_interval(finetuned_resampled[metric] - shifted_resampled[metric], adjusted)
+        differences[metric] = {
+            "finetuned": metrics.none_if_nan(finetuned_point[metric]),
+            "priorshift": metrics.none_if_nan(shifted_point[metric]),
+            "difference": metrics.none_if_nan(finetuned_point[metric] - shifted_point[metric]),
             "ci": ci,
             "excludes_zero": ci is not None and (ci[0] > 0 or ci[1] < 0),
         }
-    beyond = [name for name, d in differences.items() if d["excludes_zero"]]
+    beyond = [metric for metric, d in differences.items() if d["excludes_zero"]]
     return {
         "name": name,
         "differences": differences,
