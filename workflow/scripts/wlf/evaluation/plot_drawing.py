@@ -65,7 +65,8 @@ def draw_gamma_figure(
                 axis.fill_between(curve.x, curve.lo, curve.hi, color=curve.color, alpha=0.15, linewidth=0)
         if missing:
             axis.text(0.5, 0.5, missing, ha="center", va="center", transform=axis.transAxes, fontsize=9)
-            if gammas:  # no finite point to scale the log axis from
+            axis.set_ylim(0.0, 1.0)  # no finite point to scale the axes from
+            if gammas:
                 axis.set_xlim(min(gammas) / 1.5, max(gammas) * 1.5)
         if reference is not None:
             axis.axhline(reference, color="#555555", linestyle=":", linewidth=1.5, label=reference_label)
