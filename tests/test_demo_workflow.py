@@ -72,6 +72,29 @@ def test_demo_writes_every_plot_and_the_hypothesis_summary(demo):
     assert (demo / "results" / "metrics" / "hypotheses.md").read_text().strip()
 
 
+def test_demo_tests_the_hypotheses_on_both_outcomes(demo):
+    assert (demo / "results" / "plots" / "mean_p_accept_vs_gamma.png").read_bytes()[
+        :8
+    ] == b"\x89PNG\r\n\x1a\n"
+    hypotheses = json.loads((demo / "results" / "metrics" / "hypotheses.json").read_text())
+    for key in ("H1", "H2", "H3", "H4"):
+        tested = hypotheses["hypotheses"][key]["outcomes"]
+        assert set(tested) == {"predicted_acceptance_rate", "mean_p_accept"}
+        assert all(outcome["verdict"] is not None for outcome in tested.values())
+    text = (demo / "results" / "metrics" / "hypotheses.md").read_text()
+    assert "| hypothesis | statement | predicted acceptance rate | mean P(Accept) |" in text
+    assert "**saturated (H1, H2, H3)**" in text
+    mean_p = {
+        name: metrics_of(demo, name)["mean_p_accept"]
+        for name in ("baseline_gamma1.0_prop1_2", "accept_gamma8.0_prop1_2", "reject_gamma8.0_prop1_2")
+    }
+    assert (
+        mean_p["accept_gamma8.0_prop1_2"]
+        > mean_p["baseline_gamma1.0_prop1_2"]
+        > mean_p["reject_gamma8.0_prop1_2"]
+    )
+
+
 def test_finished_demo_is_up_to_date(demo):
     assert dry_run_jobs(demo, *DEMO) == {}
 

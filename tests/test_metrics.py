@@ -340,3 +340,45 @@ def test_aggregate_names_the_file_with_a_missing_key(tmp_path):
     path.write_text(json.dumps({"method": "finetuned"}))
     with pytest.raises(table.MetricsFileError, match=r"broken.json: missing key 'experiment'"):
         table.aggregate([path])
+
+
+def test_mean_p_accept_is_the_mean_probability_with_a_bootstrap_interval(tmp_path):
+    result = run_evaluate(tmp_path, rows_of(LABELS, P_ACCEPT))
+    assert result["mean_p_accept"] == pytest.approx(np.mean(P_ACCEPT)) == pytest.approx(0.45)
+    lo, hi = result["ci"]["mean_p_accept"]
+    assert lo < 0.45 < hi
+    assert result["probability_metrics_absent"] is None
+    assert "mean_p_accept" in metrics.PROBABILITY_METRICS and "mean_p_accept" in metrics.CI_METRICS
+
+
+def test_generate_mode_has_no_mean_p_accept_and_says_why(tmp_path):
+    result = run_evaluate(tmp_path, rows_of(LABELS[:4], preds=["Accept", "invalid", "Reject", "Reject"]))
+    assert result["mean_p_accept"] is None and result["ci"]["mean_p_accept"] is None
+    assert result["probability_metrics_absent"] == "no probabilities (infer.mode = generate)"
+    assert (
+        result["predicted_acceptance_rate"] == 0.25 and result["ci"]["predicted_acceptance_rate"] is not None
+    )
+
+
+def test_vectorised_resampled_mean_p_accept_equals_the_loop():
+    predictions = synthetic_predictions(80, seed=2)
+    indices = metrics.bootstrap_indices(80, 25, seed=0)
+    fast = metrics.resampled_metrics(predictions, indices, 10, ["mean_p_accept"])["mean_p_accept"]
+    slow = [metrics.SINGLE_METRICS["mean_p_accept"](metrics.take(predictions, row), 10) for row in indices]
+    np.testing.assert_allclose(fast, slow)
+
+
+def test_the_table_carries_mean_p_accept_and_its_interval(tmp_path):
+    paths = [
+        metrics_file(tmp_path, "baseline_gamma1.0_prop1_2", "finetuned"),
+        metrics_file(tmp_path, "accept_gamma2.0_prop1_3", "priorshift", skipped="no probabilities"),
+    ]
+    out_json, out_csv = tmp_path / "all.json", tmp_path / "all.csv"
+    aggregate_metrics.main([*map(str, paths), "--output-json", str(out_json), "--output-csv", str(out_csv)])
+    csv = pd.read_csv(out_csv)
+    for column in ("mean_p_accept", "mean_p_accept_ci_lo", "mean_p_accept_ci_hi"):
+        assert column in table.COLUMNS and column in csv.columns
+    finetuned, skipped = csv.iloc[0], csv.iloc[1]
+    assert finetuned["mean_p_accept"] == pytest.approx(0.45)
+    assert finetuned["mean_p_accept_ci_lo"] <= 0.45 <= finetuned["mean_p_accept_ci_hi"]
+    assert pd.isna(skipped["mean_p_accept"])

@@ -118,6 +118,52 @@ def test_skipped_prior_shift_draws_no_dashed_curve_and_says_why():
     assert "prior-shift curves absent: no p_accept (infer.mode = generate)" in figure.get_suptitle()
 
 
+def with_mean_p(table_rows, mean_p):
+    """Return the rows with mean P(Accept) values (and CI) by experiment name, for the methods that have them."""
+    return [
+        {
+            **r,
+            "mean_p_accept": mean_p.get(r["name"]),
+            "mean_p_accept_ci_lo": None if r["name"] not in mean_p else mean_p[r["name"]] - 0.02,
+            "mean_p_accept_ci_hi": None if r["name"] not in mean_p else mean_p[r["name"]] + 0.02,
+        }
+        for r in table_rows
+    ]
+
+
+def test_mean_p_curves_move_where_the_rate_sits_at_the_floor():
+    # every reject-weighted model predicts no Accept, but their probabilities keep falling
+    floor = [
+        row("baseline_gamma1.0_prop1_2", rate=0.0),
+        row("reject_gamma2.0_prop1_2", rate=0.0),
+        row("reject_gamma4.0_prop1_2", rate=0.0),
+    ]
+    rows = with_mean_p(
+        floor,
+        {"baseline_gamma1.0_prop1_2": 0.40, "reject_gamma2.0_prop1_2": 0.30, "reject_gamma4.0_prop1_2": 0.20},
+    )
+    (rate,) = plot_series.gamma_curves(rows, "predicted_acceptance_rate")
+    (mean_p,) = plot_series.gamma_curves(rows, "mean_p_accept")
+    assert rate.y == [0.0, 0.0, 0.0]
+    assert (mean_p.panel, mean_p.x, mean_p.y) == ("reject", [1.0, 2.0, 4.0], [0.40, 0.30, 0.20])
+    assert mean_p.lo == pytest.approx([0.38, 0.28, 0.18]) and mean_p.color == plot_series.OKABE_ITO[0]
+    assert plot_series.missing_note(rows, "mean_p_accept") is None
+    figure = plot_drawing.draw_gamma_figure(rows, "mean_p_accept", TRUE_RATE, "true test acceptance rate")
+    assert figure.axes[0].get_ylabel() == "mean P(Accept)"
+    assert list(figure.axes[1].get_lines()[0].get_ydata()) == [0.40, 0.30, 0.20]
+    assert figure.get_suptitle().startswith("Mean P(Accept) against gamma")
+
+
+def test_mean_p_figure_in_generate_mode_says_there_are_no_probabilities():
+    rows = with_mean_p(table(priorshift_skipped="no p_accept (infer.mode = generate)"), {})
+    reason = "no probabilities (infer.mode = generate)"
+    assert plot_series.missing_note(rows, "mean_p_accept") == reason
+    assert plot_series.missing_note(rows, "predicted_acceptance_rate") is None
+    figure = plot_drawing.draw_gamma_figure(rows, "mean_p_accept", TRUE_RATE, "true test acceptance rate")
+    assert f"no mean P(Accept): {reason}" in figure.get_suptitle()
+    assert [text.get_text() for text in figure.axes[0].texts] == [reason]
+
+
 def test_heatmap_matrix_has_proportions_as_rows_and_blank_cells_for_runs_not_made():
     props, columns, values = plot_series.heatmap_matrix(table(), "predicted_acceptance_rate")
     assert props == ["1_2", "1_4"]
@@ -200,6 +246,7 @@ def test_main_writes_every_plot_as_a_png_of_the_expected_size(tmp_path):
     assert sorted(p.name for p in outdir.iterdir()) == sorted(FIGURES)
     sizes = {name: png_size(outdir / name) for name in FIGURES}
     assert sizes["acceptance_rate_vs_gamma.png"] == (1200, 500)
+    assert sizes["mean_p_accept_vs_gamma.png"] == (1200, 500)
     assert sizes["heatmap_f1.png"] == (1200, 500)
     assert sizes["precision_recall.png"] == (800, 700)
     assert sizes["training_loss.png"] == sizes["calibration.png"] == (1200, 900)

@@ -55,6 +55,7 @@ def main(argv=None) -> int:
     print(
         f"{experiment['name']} ({args.method}): n={result['n']} accuracy={result['accuracy']:.3f} "
         f"predicted acceptance rate={result['predicted_acceptance_rate']:.3f} "
+        f"mean P(Accept)={'none' if result['mean_p_accept'] is None else format(result['mean_p_accept'], '.3f')} "
         f"({settings['bootstrap_resamples']} resamples in {time.perf_counter() - started:.1f} s)",
         file=sys.stderr,
     )

@@ -1,7 +1,8 @@
-"""Test the hypotheses on the predicted acceptance rate, and compare each experiment with its prior-shift
-counterpart: hypotheses.json and hypotheses.md (see wlf.evaluation.hypothesis_tests for the statistics).
+"""Test the hypotheses on the predicted acceptance rate and on the mean P(Accept), and compare each experiment with
+its prior-shift counterpart: hypotheses.json and hypotheses.md (see wlf.evaluation.hypothesis_tests for the
+statistics).
 
-H1  accept-weighting: a larger gamma raises the predicted acceptance rate (per proportion).
+H1  accept-weighting: a larger gamma raises predicted acceptance (per proportion).
 H2  reject-weighting: a larger gamma lowers it (per proportion).
 H3  reject-heavy training data (smaller accept fraction 1/N) lowers it (per variant and gamma).
 H4  the gamma effect differs between proportions (interaction).
@@ -74,7 +75,9 @@ def main(argv=None) -> int:
     result = hypotheses_of_files(table, args.predictions, args.priorshift, settings)
     write_together({args.output_json: json_text(result), args.output_md: markdown(result)})
     for key, hypothesis in result["hypotheses"].items():
-        print(f"{key}: {hypothesis['verdict']} ({hypothesis['summary']})", file=sys.stderr)
+        for outcome, tested in hypothesis["outcomes"].items():
+            verdict = tested["verdict"] or "no verdict"
+            print(f"{key} on {outcome}: {verdict} ({tested['summary']})", file=sys.stderr)
     if result["priorshift"]["note"]:
         print(f"prior shift: {result['priorshift']['note']}", file=sys.stderr)
     return 0

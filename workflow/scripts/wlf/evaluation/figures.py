@@ -8,6 +8,7 @@ from __future__ import annotations
 
 FIGURES = {
     "acceptance_rate_vs_gamma.png": ("1 Main result", "acceptance_rate_vs_gamma.rst"),
+    "mean_p_accept_vs_gamma.png": ("1 Main result", "mean_p_accept_vs_gamma.rst"),
     "accuracy_vs_gamma.png": ("2 Accuracy and precision", "accuracy_vs_gamma.rst"),
     "precision_recall.png": ("2 Accuracy and precision", "precision_recall.rst"),
     "heatmap_predicted_acceptance_rate.png": ("3 Heatmaps", "heatmaps.rst"),

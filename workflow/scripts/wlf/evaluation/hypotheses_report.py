@@ -1,10 +1,13 @@
-"""hypotheses.md: the verdicts first, then the evidence of each hypothesis, the prior-shift comparison and the
-rules, rendered from the JSON-ready result of wlf.evaluation.hypothesis_tests."""
+"""hypotheses.md: the verdicts on both outcomes first, then the evidence of each hypothesis with the outcomes side by
+side, the prior-shift comparison and the rules, rendered from the JSON-ready result of
+wlf.evaluation.hypothesis_tests."""
 
 from __future__ import annotations
 
-from wlf.evaluation.priorshift import PRIORSHIFT_METRICS
+from wlf.evaluation.priorshift import PRIORSHIFT_COMPARED, PRIORSHIFT_METRICS
 from wlf.experiments import format_gamma
+
+COMPARED_LABELS = {"mean_p_accept": "mean P(Accept)"}
 
 
 def fmt(value: float | None, digits: int = 3) -> str:
@@ -17,75 +20,129 @@ def fmt_ci(ci: list[float] | None) -> str:
     return "—" if ci is None else f"[{ci[0]:.3f}, {ci[1]:.3f}]"
 
 
+def fmt_with_ci(value: float | None, ci: list[float] | None, digits: int = 3) -> str:
+    """Return "value [lo, hi]" for a Markdown cell, one dash when both are undefined."""
+    return "—" if value is None and ci is None else f"{fmt(value, digits)} {fmt_ci(ci)}"
+
+
+def verdict_cell(tested: dict) -> str:
+    """Return a verdict in bold, or why the outcome has none (e.g. no probabilities in generate mode)."""
+    return f"**{tested['verdict']}**" if tested["verdict"] is not None else tested["summary"]
+
+
 def summary_lines(result: dict) -> list[str]:
-    """Return the title, the bootstrap settings and the table of verdicts."""
-    settings = result["settings"]
+    """Return the title, the bootstrap settings, the outcomes and the table of verdicts on each."""
+    settings, outcomes = result["settings"], result["outcomes"]
+    labels = [outcome["label"] for outcome in outcomes.values()]
     lines = [
-        "# Hypotheses on the predicted acceptance rate",
+        "# Hypotheses on predicted acceptance",
         "",
         f"{result['n_test_papers']} test papers; paired percentile bootstrap, {settings['bootstrap_resamples']} "
         f"resamples (seed {settings['bootstrap_seed']}), {settings['confidence']:.0%} intervals. "
-        "Rates are fractions of test papers predicted Accept.",
+        "Two outcomes, tested with the same resamples: the predicted acceptance rate (the fraction of test "
+        "papers predicted Accept) and the mean P(Accept) (the mean probability of Accept, threshold-free). "
+        "A rate at 0 or 1 cannot move further, while the probabilities underneath it still can: a group with "
+        "no room to move is 'saturated', not 'not supported' (rules at the end).",
         "",
-        "| hypothesis | statement | verdict | summary |",
-        "| --- | --- | --- | --- |",
+        f"| hypothesis | statement | {' | '.join(labels)} |",
+        "| --- | --- | " + " | ".join("---" for _ in labels) + " |",
     ]
     for key, hypothesis in result["hypotheses"].items():
-        lines.append(
-            f"| {key} | {hypothesis['statement']} | **{hypothesis['verdict']}** | {hypothesis['summary']} |"
-        )
+        cells = " | ".join(verdict_cell(tested) for tested in hypothesis["outcomes"].values())
+        lines.append(f"| {key} | {hypothesis['statement']} | {cells} |")
     return lines
 
 
-def group_lines(group: dict) -> list[str]:
-    """Return one group of a direction hypothesis: its verdict, trend and the table of its levels."""
-    trend, overall = group["trend"], group["overall"]
-    lines = [
-        f"### {group['group']}: {group['verdict']}",
-        "",
-        f"x = {group['x']}. First to last level: {fmt(overall['difference'])} {fmt_ci(overall['ci'])}; "
-        f"Spearman rho {fmt(trend['spearman_rho'], 2)} (bootstrap CI {fmt_ci(trend['spearman_ci'])}), "
-        f"Kendall tau {fmt(trend['kendall_tau'], 2)}."
-        + (f" Note: {group['note']}." if group["note"] else ""),
-        "",
-        "| experiment | x | predicted acceptance rate | CI | change from previous | CI |",
-        "| --- | --- | --- | --- | --- | --- |",
-    ]
-    for point, step in zip(group["points"], [None, *group["steps"]], strict=True):
-        change = "" if step is None else fmt(step["difference"])
-        change_ci = "" if step is None else fmt_ci(step["ci"])
-        lines.append(
-            f"| {point['name']} | {point['x']:g} | {point['rate']:.3f} | {fmt_ci(point['ci'])} | {change} | {change_ci} |"
-        )
+def outcome_table(hypothesis: dict, outcomes: dict) -> list[str]:
+    """Return the table of a hypothesis's verdict and summary on each outcome."""
+    lines = ["| outcome | verdict | summary |", "| --- | --- | --- |"]
+    for key, tested in hypothesis["outcomes"].items():
+        lines.append(f"| {outcomes[key]['label']} | {verdict_cell(tested)} | {tested['summary']} |")
     return [*lines, ""]
 
 
-def direction_lines(key: str, hypothesis: dict) -> list[str]:
-    """Return the section of H1, H2 or H3: the verdict and one block per group."""
-    lines = ["", f"## {key}: {hypothesis['statement']}", "", f"Verdict: **{hypothesis['verdict']}**.", ""]
-    for group in hypothesis["groups"]:
-        lines += group_lines(group)
+def group_evidence_lines(groups: dict[str, dict | None], outcomes: dict) -> list[str]:
+    """Return the end-to-end difference, trend and note of one group, one column per outcome."""
+    labels = [outcomes[key]["label"] for key in groups]
+    rows = {
+        "verdict": lambda g: g["verdict"],
+        "first to last level [CI]": lambda g: fmt_with_ci(g["overall"]["difference"], g["overall"]["ci"]),
+        "Spearman rho [bootstrap CI]": lambda g: fmt_with_ci(
+            g["trend"]["spearman_rho"], g["trend"]["spearman_ci"], 2
+        ),
+        "Kendall tau": lambda g: fmt(g["trend"]["kendall_tau"], 2),
+    }
+    if any(group and group["note"] for group in groups.values()):
+        rows["note"] = lambda g: g["note"] or ""
+    lines = [f"| | {' | '.join(labels)} |", "| --- | " + " | ".join("---" for _ in labels) + " |"]
+    for name, cell in rows.items():
+        cells = [cell(group) if group else outcomes[key]["note"] for key, group in groups.items()]
+        lines.append(f"| {name} | {' | '.join(cells)} |")
     return lines
 
 
-def interaction_lines(h4: dict) -> list[str]:
-    """Return the section of H4: the slope of each proportion against the reference proportion's."""
+def group_level_lines(groups: dict[str, dict | None], outcomes: dict) -> list[str]:
+    """Return the table of a group's levels: each outcome's value and change from the previous level, with CIs."""
+    template = next(group for group in groups.values() if group)
+    header = " | ".join(f"{outcomes[key]['label']} [CI] | change [CI]" for key in groups)
     lines = [
-        "",
-        f"## H4: {h4['statement']}",
-        "",
-        f"Verdict: **{h4['verdict']}** ({h4['summary']}). Slopes are changes in the predicted acceptance rate per "
-        "doubling of gamma.",
-        "",
-        "| variant | proportion | vs | gammas | slope | reference slope | difference | adjusted CI |",
-        "| --- | --- | --- | --- | --- | --- | --- | --- |",
+        f"| experiment | x | {header} |",
+        "| --- | --- | " + " | ".join("--- | ---" for _ in groups) + " |",
     ]
-    for c in h4["comparisons"]:
-        gammas = ", ".join(format_gamma(g) for g in c["gammas"])
-        lines.append(
-            f"| {c['variant']} | {c['prop']} | {c['reference_prop']} | {gammas} | {fmt(c['slope_per_doubling'])} | "
-            f"{fmt(c['reference_slope_per_doubling'])} | {fmt(c['difference'])} | {fmt_ci(c['ci'])} |"
-        )
+    for index, point in enumerate(template["points"]):
+        cells = []
+        for group in groups.values():
+            if group is None:
+                cells += ["—", "—"]
+                continue
+            value, step = group["points"][index], group["steps"][index - 1] if index else None
+            cells.append(fmt_with_ci(value["value"], value["ci"]))
+            cells.append("" if step is None else fmt_with_ci(step["difference"], step["ci"]))
+        lines.append(f"| {point['name']} | {point['x']:g} | {' | '.join(cells)} |")
+    return lines
+
+
+def direction_lines(key: str, hypothesis: dict, outcomes: dict) -> list[str]:
+    """Return the section of H1, H2 or H3: the verdicts, then one block per group with the outcomes side by side."""
+    lines = ["", f"## {key}: {hypothesis['statement']}", "", *outcome_table(hypothesis, outcomes)]
+    tested = hypothesis["outcomes"]
+    by_name = {o: {g["group"]: g for g in tested[o]["groups"]} for o in tested}
+    names = next((list(groups) for groups in by_name.values() if groups), [])
+    for name in names:
+        groups = {o: by_name[o].get(name) for o in tested}
+        x = next(group["x"] for group in groups.values() if group)
+        lines += [f"### {name} (x = {x})", "", *group_evidence_lines(groups, outcomes), ""]
+        lines += [*group_level_lines(groups, outcomes), ""]
+    return lines
+
+
+def interaction_lines(h4: dict, outcomes: dict) -> list[str]:
+    """Return the section of H4: per outcome, the slope of each proportion against the reference proportion's."""
+    lines = ["", f"## H4: {h4['statement']}", "", *outcome_table(h4, outcomes)]
+    for key, tested in h4["outcomes"].items():
+        label = outcomes[key]["label"]
+        lines += [f"### {label}", ""]
+        if not tested["comparisons"]:
+            lines += [f"{tested['summary']}.", ""]
+            continue
+        lines += [
+            f"Slopes are changes in the {label} per doubling of gamma; CIs of the differences at a "
+            f"Bonferroni-adjusted {tested['adjusted_confidence']:.4g} confidence.",
+            "",
+            "| variant | proportion | vs | gammas | slope | reference slope | difference | adjusted CI | status |",
+            "| --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+        ]
+        for c in tested["comparisons"]:
+            gammas = ", ".join(format_gamma(g) for g in c["gammas"])
+            status = (
+                "differs" if c["differs"] else "saturated" if c["saturated"] else "no detectable difference"
+            )
+            status += " (at a bound)" if c["at_bound"] and c["differs"] else ""
+            lines.append(
+                f"| {c['variant']} | {c['prop']} | {c['reference_prop']} | {gammas} | {fmt(c['slope_per_doubling'])} "
+                f"| {fmt(c['reference_slope_per_doubling'])} | {fmt(c['difference'])} | {fmt_ci(c['ci'])} | {status} |"
+            )
+        lines.append("")
     return lines
 
 
@@ -99,18 +156,19 @@ def priorshift_lines(shift: dict) -> list[str]:
         ]
     if not shift["comparisons"]:
         return lines
-    header = " | ".join(f"Δ {name} [CI]" for name in PRIORSHIFT_METRICS)
+    header = " | ".join(f"Δ {COMPARED_LABELS.get(name, name)} [CI]" for name in PRIORSHIFT_COMPARED)
     lines += [
         f"Differences are fine-tuned − prior-shift on the same test papers; intervals at a Bonferroni-adjusted "
-        f"{shift['adjusted_confidence']:.4g} confidence (four metrics per experiment).",
+        f"{shift['adjusted_confidence']:.4g} confidence ({len(PRIORSHIFT_METRICS)} metrics per experiment). The "
+        f"verdict reads the first {len(PRIORSHIFT_METRICS)}; the mean P(Accept) is shown, not judged (see the rules).",
         "",
         f"| experiment | {header} | verdict |",
-        "| --- | " + " | ".join("---" for _ in PRIORSHIFT_METRICS) + " | --- |",
+        "| --- | " + " | ".join("---" for _ in PRIORSHIFT_COMPARED) + " | --- |",
     ]
     for c in shift["comparisons"]:
         cells = " | ".join(
-            f"{fmt(c['differences'][name]['difference'])} {fmt_ci(c['differences'][name]['ci'])}"
-            for name in PRIORSHIFT_METRICS
+            fmt_with_ci(c["differences"][name]["difference"], c["differences"][name]["ci"])
+            for name in PRIORSHIFT_COMPARED
         )
         lines.append(f"| {c['name']} | {cells} | {c['verdict']} |")
     return lines
@@ -118,10 +176,11 @@ def priorshift_lines(shift: dict) -> list[str]:
 
 def markdown(result: dict) -> str:
     """Return the hypotheses as a Markdown report: verdicts first, then the evidence tables and the rules."""
+    outcomes = result["outcomes"]
     lines = summary_lines(result)
     for key in ("H1", "H2", "H3"):
-        lines += direction_lines(key, result["hypotheses"][key])
-    lines += interaction_lines(result["hypotheses"]["H4"])
+        lines += direction_lines(key, result["hypotheses"][key], outcomes)
+    lines += interaction_lines(result["hypotheses"]["H4"], outcomes)
     lines += priorshift_lines(result["priorshift"])
     lines += ["", "## Verdict rules", ""]
     lines += [f"- **{name}**: {rule}" for name, rule in result["verdict_rules"].items()]

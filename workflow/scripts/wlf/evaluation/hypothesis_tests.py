@@ -1,17 +1,21 @@
-"""The hypothesis tests on the predicted acceptance rate, with the prior-shift comparisons of wlf.evaluation.priorshift.
+"""The hypothesis tests, on each outcome of wlf.evaluation.outcomes, with the prior-shift comparisons of
+wlf.evaluation.priorshift.
 
-H1  accept-weighting: a larger gamma raises the predicted acceptance rate (per proportion).
+H1  accept-weighting: a larger gamma raises predicted acceptance (per proportion).
 H2  reject-weighting: a larger gamma lowers it (per proportion).
 H3  reject-heavy training data (smaller accept fraction 1/N) lowers it (per variant and gamma).
 H4  the gamma effect differs between proportions (interaction).
-Every comparison is paired: all experiments are scored on the same test papers, and each bootstrap resample
-draws the same paper indices for every experiment (metrics.bootstrap_indices with the evaluate seed).
-Arrays in, numbers out: the files are read by hypotheses.py, the report is written by hypotheses_report.
+Each is tested on the predicted acceptance rate and on the mean P(Accept) with the same machinery. Every comparison
+is paired: all experiments are scored on the same test papers, and each bootstrap resample draws the same paper
+indices for every experiment (metrics.bootstrap_indices with the evaluate seed). Arrays in, numbers out: the
+resampled arrays come from wlf.evaluation.outcomes, the words from wlf.evaluation.verdicts; the files are read by
+hypotheses.py, the report is written by hypotheses_report.
 """
 
 from __future__ import annotations
 
 import warnings
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 import numpy as np
@@ -19,42 +23,29 @@ from scipy import stats
 
 from wlf.errors import InputError
 from wlf.evaluation import metrics
+from wlf.evaluation.outcomes import OUTCOMES, Estimate, Outcome, estimate, missing_reason
 from wlf.evaluation.priorshift import priorshift_comparisons
+from wlf.evaluation.verdicts import (
+    VERDICT_RULES,
+    combine,
+    interaction_verdict,
+    series_verdict,
+    shared_bound,
+)
 from wlf.experiments import FINETUNED, VARIANTS, format_gamma, proportion_denominator
 
-RATE = "predicted_acceptance_rate"
-SUPPORTED, NOT_SUPPORTED, UNCLEAR = "supported", "not supported", "unclear"
-VERDICT_RULES = {
-    "direction (H1, H2, H3)": (
-        "For each group (a proportion for H1/H2; a variant and gamma for H3) the levels are ordered along x "
-        "(gamma, or N of the accept fraction 1/N). 'supported' when the paired-bootstrap CI of the difference "
-        "last level - first level lies entirely on the expected side of 0 and the Spearman correlation of the "
-        "rate with x has the expected sign; 'not supported' when that CI lies entirely on the other side of 0 or "
-        "touches 0 from it (no change or the opposite change); 'unclear' otherwise. A hypothesis is "
-        "'supported' / 'not supported' when every group is; otherwise 'unclear' (the groups are listed)."
-    ),
-    "interaction (H4)": (
-        "Per variant and proportion, the slope of the predicted acceptance rate per doubling of gamma "
-        "(least squares on log2 gamma) over the gamma levels it shares with the reference proportion (the "
-        "largest accept fraction; gamma = 1 is the baseline where it was trained). 'supported' when at least "
-        "one slope difference's CI excludes 0, with CIs Bonferroni-widened for the number of comparisons; "
-        "'not supported' when every CI includes 0 (no detectable interaction, not proof of none); 'unclear' "
-        "when no two proportions share two gamma levels."
-    ),
-    "prior shift": (
-        "Per non-baseline experiment, fine-tuned - prior-shift differences in predicted acceptance rate, "
-        "accuracy, F1 and ROC-AUC with paired-bootstrap CIs, Bonferroni-adjusted for the four metrics. "
-        "'explained by a threshold move' when every CI "
-        "includes 0; 'goes beyond a threshold move' when any CI excludes 0. The prior shift is a monotone map "
-        "of the baseline's P(Accept), so its ROC-AUC is the baseline's: a ROC-AUC difference means the "
-        "fine-tuned model ranks papers differently, which no threshold move can do."
-    ),
+STATEMENTS = {
+    "H1": "accept-weighting: a larger gamma raises predicted acceptance",
+    "H2": "reject-weighting: a larger gamma lowers predicted acceptance",
+    "H3": "reject-heavy training data (smaller accept fraction) lowers predicted acceptance",
+    "H4": "the effect of gamma on predicted acceptance differs between proportions",
 }
+EXPECTED_SIGN = {"H1": +1, "H2": -1, "H3": -1}
 
 
 @dataclass
 class Run:
-    """One fine-tuned experiment's predictions and its predicted acceptance rate, point and per resample."""
+    """One fine-tuned experiment's predictions and its estimate of each outcome that can be computed."""
 
     name: str
     prop: str
@@ -62,8 +53,7 @@ class Run:
     gamma: float
     accept_fraction: float
     predictions: metrics.Predictions
-    rate: float
-    rate_resampled: np.ndarray
+    estimates: dict[str, Estimate]
 
     @property
     def denominator(self) -> int:
@@ -71,9 +61,12 @@ class Run:
 
 
 def build_runs(
-    rows: list[dict], predictions: dict[str, metrics.Predictions], indices: np.ndarray
+    rows: list[dict],
+    predictions: dict[str, metrics.Predictions],
+    indices: np.ndarray,
+    outcomes: Iterable[Outcome],
 ) -> dict[str, Run]:
-    """Return {name: Run} of the fine-tuned table rows, each with its predictions (all on one test set)."""
+    """Return {name: Run} of the fine-tuned table rows, each with its predictions and its outcome estimates."""
     runs: dict[str, Run] = {}
     for row in rows:
         run_predictions = predictions[row["name"]]
@@ -84,43 +77,27 @@ def build_runs(
             gamma=float(row["gamma"]),
             accept_fraction=float(row["accept_fraction"]),
             predictions=run_predictions,
-            rate=metrics.scalar_metrics(run_predictions, 1, [RATE])[RATE],
-            rate_resampled=metrics.resampled_metrics(run_predictions, indices, 1, [RATE])[RATE],
+            estimates={o.key: estimate(run_predictions, o, indices) for o in outcomes},
         )
     return runs
 
 
-def paired_difference(later: Run, earlier: Run, confidence: float) -> dict:
-    """Return the rate difference later - earlier with its paired-bootstrap CI."""
+def paired_difference(later: Estimate, earlier: Estimate, confidence: float) -> dict:
+    """Return the difference later - earlier with its paired-bootstrap CI."""
     return {
-        "from": earlier.name,
-        "to": later.name,
-        "difference": later.rate - earlier.rate,
-        "ci": metrics.percentile_interval(later.rate_resampled - earlier.rate_resampled, confidence),
+        "difference": later.point - earlier.point,
+        "ci": metrics.percentile_interval(later.resampled - earlier.resampled, confidence),
     }
 
 
-def direction_verdict(ci: list[float] | None, sign: int) -> str:
-    """Return supported / not supported / unclear for a CI of a difference expected to have sign (+1 or -1)."""
-    if ci is None:
-        return UNCLEAR
-    lo, hi = (value * sign for value in ci)
-    lo, hi = min(lo, hi), max(lo, hi)
-    if lo > 0:
-        return SUPPORTED
-    if hi <= 0:
-        return NOT_SUPPORTED
-    return UNCLEAR
-
-
-def rank_trend(x: list[float], rates: np.ndarray, rates_resampled: np.ndarray, confidence: float) -> dict:
-    """Return Spearman's rho (with a bootstrap CI) and Kendall's tau of the rate against x."""
+def rank_trend(x: list[float], values: np.ndarray, values_resampled: np.ndarray, confidence: float) -> dict:
+    """Return Spearman's rho (with a bootstrap CI) and Kendall's tau of the values against x."""
     with warnings.catch_warnings():
-        # a resample whose rates are all equal has no rank correlation (NaN, dropped from the CI)
+        # a resample whose values are all equal has no rank correlation (NaN, dropped from the CI)
         warnings.simplefilter("ignore")
-        spearman = stats.spearmanr(x, rates)
-        kendall = stats.kendalltau(x, rates)
-        rho_resampled = np.array([stats.spearmanr(x, column).statistic for column in rates_resampled.T])
+        spearman = stats.spearmanr(x, values)
+        kendall = stats.kendalltau(x, values)
+        rho_resampled = np.array([stats.spearmanr(x, column).statistic for column in values_resampled.T])
     return {
         "spearman_rho": metrics.none_if_nan(spearman.statistic),
         "spearman_p": metrics.none_if_nan(spearman.pvalue),
@@ -130,51 +107,52 @@ def rank_trend(x: list[float], rates: np.ndarray, rates_resampled: np.ndarray, c
     }
 
 
-def series_test(runs: list[Run], x: list[float], sign: int, confidence: float) -> dict:
-    """Return the points, steps, end-to-end difference, rank trend and verdict of runs ordered by x."""
-    overall = paired_difference(runs[-1], runs[0], confidence)
-    trend = rank_trend(
-        x, np.array([run.rate for run in runs]), np.stack([run.rate_resampled for run in runs]), confidence
-    )
-    verdict = direction_verdict(overall["ci"], sign)
-    rho = trend["spearman_rho"]
-    if verdict == SUPPORTED and not (rho is not None and rho * sign > 0):
-        verdict = UNCLEAR  # the ends moved as expected but the levels between did not follow
-    rates = {run.rate for run in runs}
-    note = None
-    if rates == {0.0} or rates == {1.0}:
-        note = f"every level predicts {'no' if rates == {0.0} else 'every'} paper Accept: no room to move"
+def series_test(
+    names: list[str],
+    x: list[float],
+    estimates: list[Estimate],
+    sign: int,
+    bounds: tuple[float, float],
+    confidence: float,
+) -> dict:
+    """Return the points, steps, end-to-end difference, rank trend and verdict of estimates ordered by x."""
+    overall = {
+        "from": names[0],
+        "to": names[-1],
+        **paired_difference(estimates[-1], estimates[0], confidence),
+    }
+    values = [e.point for e in estimates]
+    trend = rank_trend(x, np.array(values), np.stack([e.resampled for e in estimates]), confidence)
+    verdict, note = series_verdict(values, overall["ci"], trend["spearman_rho"], sign, bounds)
     return {
+        "verdict": verdict,
         "note": note,
         "points": [
             {
-                "name": run.name,
+                "name": name,
                 "x": value,
-                "rate": run.rate,
-                "ci": metrics.percentile_interval(run.rate_resampled, confidence),
+                "value": e.point,
+                "ci": metrics.percentile_interval(e.resampled, confidence),
             }
-            for run, value in zip(runs, x, strict=True)
+            for name, value, e in zip(names, x, estimates, strict=True)
         ],
-        "steps": [paired_difference(b, a, confidence) for a, b in zip(runs, runs[1:], strict=False)],
+        "steps": [
+            {
+                "from": names[i],
+                "to": names[i + 1],
+                **paired_difference(estimates[i + 1], estimates[i], confidence),
+            }
+            for i in range(len(names) - 1)
+        ],
         "overall": overall,
         "trend": trend,
-        "verdict": verdict,
     }
 
 
-def combine(groups: list[dict], what: str) -> tuple[str, str]:
-    """Return the hypothesis verdict over its groups and a one-line summary naming them."""
-    if not groups:
-        return UNCLEAR, f"no {what} has two levels to compare"
-    by_verdict: dict[str, list[str]] = {}
-    for group in groups:
-        by_verdict.setdefault(group["verdict"], []).append(group["group"])
-    parts = [
-        f"{verdict} for {len(names)} of {len(groups)} ({', '.join(names)})"
-        for verdict, names in by_verdict.items()
-    ]
-    verdict = next(iter(by_verdict)) if len(by_verdict) == 1 else UNCLEAR
-    return verdict, "; ".join(parts)
+def run_series_test(runs: list[Run], x: list[float], sign: int, outcome: Outcome, confidence: float) -> dict:
+    """Return series_test of the runs' estimates of one outcome."""
+    estimates = [run.estimates[outcome.key] for run in runs]
+    return series_test([run.name for run in runs], x, estimates, sign, outcome.bounds, confidence)
 
 
 def gamma_series(runs: dict[str, Run], variant: str, prop: str, baseline: Run | None) -> list[Run]:
@@ -188,29 +166,22 @@ def gamma_series(runs: dict[str, Run], variant: str, prop: str, baseline: Run | 
 
 
 def gamma_hypothesis(
-    runs: dict[str, Run], variant: str, sign: int, baseline: Run | None, confidence: float
+    runs: dict[str, Run], variant: str, sign: int, baseline: Run | None, outcome: Outcome, confidence: float
 ) -> dict:
-    """Return H1 (variant accept, sign +1) or H2 (variant reject, sign -1): per proportion, rate vs gamma."""
+    """Return H1 (variant accept, sign +1) or H2 (variant reject, sign -1) on one outcome: per proportion, vs gamma."""
     groups = []
     props = sorted({r.prop for r in runs.values() if r.variant == variant}, key=proportion_denominator)
     for prop in props:
         series = gamma_series(runs, variant, prop, baseline)
         if len(series) >= 2:
-            tested = series_test(series, [r.gamma for r in series], sign, confidence)
+            tested = run_series_test(series, [r.gamma for r in series], sign, outcome, confidence)
             groups.append({"group": f"prop {prop}", "prop": prop, "x": "gamma", **tested})
     verdict, summary = combine(groups, "proportion")
-    direction = "raises" if sign > 0 else "lowers"
-    return {
-        "statement": f"{variant}-weighting: a larger gamma {direction} the predicted acceptance rate",
-        "expected_sign": sign,
-        "verdict": verdict,
-        "summary": summary,
-        "groups": groups,
-    }
+    return {"verdict": verdict, "summary": summary, "groups": groups}
 
 
-def mix_hypothesis(runs: dict[str, Run], confidence: float) -> dict:
-    """Return H3: per (variant, gamma), the rate against N of the accept fraction 1/N (expected to fall)."""
+def mix_hypothesis(runs: dict[str, Run], outcome: Outcome, confidence: float) -> dict:
+    """Return H3 on one outcome: per (variant, gamma), against N of the accept fraction 1/N (expected to fall)."""
     groups = []
     keys = sorted({(r.variant, r.gamma) for r in runs.values()}, key=lambda k: (VARIANTS.index(k[0]), k[1]))
     for variant, gamma in keys:
@@ -219,7 +190,7 @@ def mix_hypothesis(runs: dict[str, Run], confidence: float) -> dict:
             key=lambda r: r.denominator,
         )
         if len(series) >= 2:
-            tested = series_test(series, [r.denominator for r in series], -1, confidence)
+            tested = run_series_test(series, [r.denominator for r in series], -1, outcome, confidence)
             group = f"{variant} gamma {format_gamma(gamma)}"
             groups.append(
                 {
@@ -231,25 +202,48 @@ def mix_hypothesis(runs: dict[str, Run], confidence: float) -> dict:
                 }
             )
     verdict, summary = combine(groups, "variant and gamma")
-    return {
-        "statement": "reject-heavy training data (smaller accept fraction) lowers the predicted acceptance rate",
-        "expected_sign": -1,
-        "verdict": verdict,
-        "summary": summary,
-        "groups": groups,
-    }
+    return {"verdict": verdict, "summary": summary, "groups": groups}
 
 
-def slope_per_doubling(runs: list[Run]) -> tuple[float, np.ndarray]:
-    """Return the least-squares slope of rate on log2(gamma), as a point estimate and per resample."""
-    x = np.log2([run.gamma for run in runs])
-    point = np.polyfit(x, [run.rate for run in runs], 1)[0]
-    resampled = np.polyfit(x, np.stack([run.rate_resampled for run in runs]), 1)[0]
+def slope_per_doubling(gammas: list[float], estimates: list[Estimate]) -> tuple[float, np.ndarray]:
+    """Return the least-squares slope of the estimates on log2(gamma), as a point estimate and per resample."""
+    x = np.log2(gammas)
+    point = np.polyfit(x, [e.point for e in estimates], 1)[0]
+    resampled = np.polyfit(x, np.stack([e.resampled for e in estimates]), 1)[0]
     return float(point), resampled
 
 
-def interaction_hypothesis(runs: dict[str, Run], baseline: Run | None, confidence: float) -> dict:
-    """Return H4: per variant, each proportion's gamma slope minus the reference proportion's, on shared gammas."""
+def slope_comparison(
+    gammas: list[float],
+    estimates: list[Estimate],
+    reference: list[Estimate],
+    bounds: tuple[float, float],
+    confidence: float,
+    adjusted: float,
+) -> dict:
+    """Return the slope of estimates minus the reference's over gammas, its adjusted CI and whether a bound holds."""
+    slope, slope_resampled = slope_per_doubling(gammas, estimates)
+    ref_slope, ref_resampled = slope_per_doubling(gammas, reference)
+    ci = metrics.percentile_interval(slope_resampled - ref_resampled, adjusted)
+    differs = ci is not None and (ci[0] > 0 or ci[1] < 0)
+    at_bound = any(
+        shared_bound([e.point for e in side], bounds) is not None for side in (estimates, reference)
+    )
+    return {
+        "slope_per_doubling": slope,
+        "slope_ci": metrics.percentile_interval(slope_resampled, confidence),
+        "reference_slope_per_doubling": ref_slope,
+        "reference_slope_ci": metrics.percentile_interval(ref_resampled, confidence),
+        "difference": slope - ref_slope,
+        "ci": ci,
+        "differs": differs,
+        "at_bound": at_bound,
+        "saturated": at_bound and not differs,
+    }
+
+
+def interaction_plan(runs: dict[str, Run], baseline: Run | None) -> list[tuple[str, str, str, list, dict]]:
+    """Return (variant, reference prop, prop, shared gammas, {prop: {gamma: Run}}) of each slope comparison."""
     planned = []
     for variant in ("accept", "reject"):
         levels = {}
@@ -265,47 +259,51 @@ def interaction_hypothesis(runs: dict[str, Run], baseline: Run | None, confidenc
             shared = sorted(set(levels[reference]) & set(levels[prop]))
             if len(shared) >= 2:
                 planned.append((variant, reference, prop, shared, levels))
+    return planned
+
+
+def interaction_hypothesis(
+    runs: dict[str, Run], baseline: Run | None, outcome: Outcome, confidence: float
+) -> dict:
+    """Return H4 on one outcome: per variant, each proportion's gamma slope minus the reference proportion's."""
+    planned = interaction_plan(runs, baseline)
     # Bonferroni: "some slope differs" is claimed if any of the comparisons does
     adjusted = 1.0 - (1.0 - confidence) / max(len(planned), 1)
     comparisons = []
     for variant, reference, prop, shared, levels in planned:
-        slope, slope_resampled = slope_per_doubling([levels[prop][g] for g in shared])
-        ref_slope, ref_resampled = slope_per_doubling([levels[reference][g] for g in shared])
-        ci = metrics.percentile_interval(slope_resampled - ref_resampled, adjusted)
+        estimates = [levels[prop][g].estimates[outcome.key] for g in shared]
+        reference_estimates = [levels[reference][g].estimates[outcome.key] for g in shared]
+        compared = slope_comparison(
+            shared, estimates, reference_estimates, outcome.bounds, confidence, adjusted
+        )
         comparisons.append(
-            {
-                "variant": variant,
-                "prop": prop,
-                "reference_prop": reference,
-                "gammas": shared,
-                "slope_per_doubling": slope,
-                "slope_ci": metrics.percentile_interval(slope_resampled, confidence),
-                "reference_slope_per_doubling": ref_slope,
-                "reference_slope_ci": metrics.percentile_interval(ref_resampled, confidence),
-                "difference": slope - ref_slope,
-                "ci": ci,
-                "differs": ci is not None and (ci[0] > 0 or ci[1] < 0),
-            }
+            {"variant": variant, "prop": prop, "reference_prop": reference, "gammas": shared, **compared}
         )
-    if not comparisons:
-        verdict, summary = UNCLEAR, "no two proportions share two gamma levels of a variant"
-    else:
-        differing = [
-            f"{c['variant']} {c['prop']} vs {c['reference_prop']}" for c in comparisons if c["differs"]
-        ]
-        verdict = SUPPORTED if differing else NOT_SUPPORTED
-        summary = (
-            f"{len(differing)} of {len(comparisons)} slope differences exclude 0"
-            + (f" ({', '.join(differing)})" if differing else "")
-            + f" at a Bonferroni-adjusted {adjusted:.4g} confidence"
-        )
+    verdict, summary = interaction_verdict(comparisons, adjusted)
     return {
-        "statement": "the effect of gamma on the predicted acceptance rate differs between proportions",
         "verdict": verdict,
         "summary": summary,
         "adjusted_confidence": adjusted,
         "comparisons": comparisons,
     }
+
+
+def outcome_hypotheses(
+    runs: dict[str, Run], baseline: Run | None, outcome: Outcome, confidence: float
+) -> dict:
+    """Return {H1..H4: the test on one outcome} (verdict, summary, groups or comparisons)."""
+    return {
+        "H1": gamma_hypothesis(runs, "accept", +1, baseline, outcome, confidence),
+        "H2": gamma_hypothesis(runs, "reject", -1, baseline, outcome, confidence),
+        "H3": mix_hypothesis(runs, outcome, confidence),
+        "H4": interaction_hypothesis(runs, baseline, outcome, confidence),
+    }
+
+
+def untested_hypotheses(reason: str) -> dict:
+    """Return {H1..H4: no verdict, the reason as the summary} for an outcome that cannot be computed."""
+    untested = {key: {"verdict": None, "summary": reason, "groups": []} for key in ("H1", "H2", "H3")}
+    return {**untested, "H4": {"verdict": None, "summary": reason, "comparisons": []}}
 
 
 def run_hypotheses(
@@ -314,7 +312,7 @@ def run_hypotheses(
     priorshift: dict[str, metrics.Predictions],
     settings: dict,
 ) -> dict:
-    """Return every hypothesis test and the prior-shift comparisons as one JSON-ready dict.
+    """Return every hypothesis test on every outcome and the prior-shift comparisons as one JSON-ready dict.
 
     predictions: the fine-tuned predictions by experiment name, all on the same test papers in the same order;
     priorshift: the prior-shift counterparts that were not skipped, by experiment name.
@@ -324,18 +322,30 @@ def run_hypotheses(
         raise InputError("the metrics table has no fine-tuned experiment")
     n_papers = predictions[finetuned[0]["name"]].n
     indices = metrics.bootstrap_indices(n_papers, settings["bootstrap_resamples"], settings["bootstrap_seed"])
-    runs = build_runs(finetuned, predictions, indices)
+    missing = {o.key: missing_reason(o, [predictions[row["name"]] for row in finetuned]) for o in OUTCOMES}
+    runs = build_runs(finetuned, predictions, indices, [o for o in OUTCOMES if missing[o.key] is None])
     confidence = settings["confidence"]
     baseline = next((run for run in runs.values() if run.variant == "baseline"), None)
+    by_outcome = {
+        o.key: untested_hypotheses(missing[o.key])
+        if missing[o.key]
+        else outcome_hypotheses(runs, baseline, o, confidence)
+        for o in OUTCOMES
+    }
     return {
         "settings": settings,
         "n_test_papers": int(n_papers),
-        "metric": RATE,
+        "outcomes": {
+            o.key: {"label": o.label, "available": missing[o.key] is None, "note": missing[o.key]}
+            for o in OUTCOMES
+        },
         "hypotheses": {
-            "H1": gamma_hypothesis(runs, "accept", +1, baseline, confidence),
-            "H2": gamma_hypothesis(runs, "reject", -1, baseline, confidence),
-            "H3": mix_hypothesis(runs, confidence),
-            "H4": interaction_hypothesis(runs, baseline, confidence),
+            key: {
+                "statement": statement,
+                **({"expected_sign": EXPECTED_SIGN[key]} if key in EXPECTED_SIGN else {}),
+                "outcomes": {o.key: by_outcome[o.key][key] for o in OUTCOMES},
+            }
+            for key, statement in STATEMENTS.items()
         },
         "priorshift": priorshift_comparisons(runs.values(), table, priorshift, indices, confidence, baseline),
         "verdict_rules": VERDICT_RULES,

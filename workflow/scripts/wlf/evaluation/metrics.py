@@ -36,7 +36,11 @@ LABEL_METRICS = (
     "predicted_acceptance_rate",
     "true_acceptance_rate",
 )
-PROBABILITY_METRICS = ("roc_auc", "pr_auc", "brier", "ece")
+# mean_p_accept (the mean P(Accept) over test papers) is the threshold-free twin of the predicted acceptance rate:
+# it moves with the probabilities even when no paper crosses the threshold.
+PROBABILITY_METRICS = ("mean_p_accept", "roc_auc", "pr_auc", "brier", "ece")
+# Why the probability metrics are None: only generate mode writes predictions without p_accept.
+NO_PROBABILITIES = "no probabilities (infer.mode = generate)"
 SCALAR_METRICS = LABEL_METRICS + PROBABILITY_METRICS
 # The metrics that get a bootstrap interval under "ci": all but the true acceptance rate, a fact of the test set.
 CI_METRICS = tuple(name for name in SCALAR_METRICS if name != "true_acceptance_rate")
@@ -128,6 +132,7 @@ SINGLE_METRICS: dict[str, Callable[[Predictions, int], float]] = {
     "mcc": lambda p, bins: float(matthews_corrcoef(p.labels, p.preds)),
     "predicted_acceptance_rate": lambda p, bins: float(np.mean(p.preds == ACCEPT)),
     "true_acceptance_rate": lambda p, bins: float(np.mean(p.labels == ACCEPT)),
+    "mean_p_accept": lambda p, bins: float(np.mean(p.p_accept)),
     "roc_auc": _roc_auc,
     "pr_auc": _pr_auc,
     "brier": lambda p, bins: float(brier_score_loss(p.labels == ACCEPT, p.p_accept, pos_label=True)),
@@ -151,12 +156,13 @@ def scalar_metrics(predictions: Predictions, ece_bins: int, names=None) -> dict[
     return {name: values[name] for name in names}
 
 
-# Metrics that are the mean of a per-paper indicator: a resample's value is the mean over its indices,
+# Metrics that are the mean of a per-paper value: a resample's value is the mean over its indices,
 # computed for all resamples at once (equal to SINGLE_METRICS, see tests).
 PER_PAPER_INDICATORS: dict[str, Callable[[Predictions], np.ndarray]] = {
     "accuracy": lambda p: (p.preds == p.labels).astype(float),
     "predicted_acceptance_rate": lambda p: (p.preds == ACCEPT).astype(float),
     "true_acceptance_rate": lambda p: (p.labels == ACCEPT).astype(float),
+    "mean_p_accept": lambda p: np.asarray(p.p_accept, dtype=float),
 }
 
 
@@ -179,6 +185,7 @@ def point_metrics(predictions: Predictions, ece_bins: int) -> dict:
         "n": predictions.n,
         "n_invalid": int(np.sum(predictions.preds == INVALID)),
         "has_probabilities": predictions.p_accept is not None,
+        "probability_metrics_absent": None if predictions.p_accept is not None else NO_PROBABILITIES,
         **values,
         "confusion": confusion_counts(predictions),
     }
@@ -197,11 +204,12 @@ def resampled_metrics(
     predictions: Predictions, indices: np.ndarray, ece_bins: int, names=CI_METRICS
 ) -> dict[str, np.ndarray]:
     """Return metric -> its value on each bootstrap resample (rows of indices); NaN where undefined."""
-    values = {
-        name: PER_PAPER_INDICATORS[name](predictions)[indices].mean(axis=1)
-        for name in names
-        if name in PER_PAPER_INDICATORS
-    }
+    values = {}
+    for name in names:
+        if name in PROBABILITY_METRICS and predictions.p_accept is None:
+            values[name] = np.full(len(indices), np.nan)
+        elif name in PER_PAPER_INDICATORS:
+            values[name] = PER_PAPER_INDICATORS[name](predictions)[indices].mean(axis=1)
     rest = [name for name in names if name not in values]
     if rest:
         per_resample = [scalar_metrics(take(predictions, row), ece_bins, rest) for row in indices]

@@ -22,6 +22,7 @@ from wlf.evaluation.plot_series import (
     gamma_curves,
     heatmap_matrix,
     loss_curves,
+    missing_note,
     panel_props,
     precision_recall_points,
     prop_label,
@@ -55,6 +56,7 @@ def draw_gamma_figure(
 ):
     """Return a two-panel figure (accept-weighted | reject-weighted) of metric against gamma."""
     curves = gamma_curves(rows, metric)
+    missing = missing_note(rows, metric)
     figure = Figure(figsize=WIDE, dpi=DPI, layout="constrained")
     axes = figure.subplots(1, 2, sharey=True)
     gammas = sorted({x for curve in curves for x in curve.x})
@@ -63,6 +65,11 @@ def draw_gamma_figure(
             plot_curve(axis, curve)
             if curve.lo:
                 axis.fill_between(curve.x, curve.lo, curve.hi, color=curve.color, alpha=0.15, linewidth=0)
+        if missing:
+            axis.text(0.5, 0.5, missing, ha="center", va="center", transform=axis.transAxes, fontsize=9)
+            axis.set_ylim(0.0, 1.0)  # no finite point to scale the axes from
+            if gammas:
+                axis.set_xlim(min(gammas) / 1.5, max(gammas) * 1.5)
         if reference is not None:
             axis.axhline(reference, color="#555555", linestyle=":", linewidth=1.5, label=reference_label)
         axis.set_xscale("log", base=2)
@@ -76,12 +83,14 @@ def draw_gamma_figure(
     if handles:
         axes[1].legend(handles, labels, fontsize=8, loc="best")
     title = (
-        f"{METRIC_LABELS[metric].capitalize()} against gamma "
+        f"{METRIC_LABELS[metric][:1].upper()}{METRIC_LABELS[metric][1:]} against gamma "
         f"(bands: {confidence:.0%} bootstrap CI; dashed: prior shift)"
     )
     note = skipped_note(rows, PRIORSHIFT)
     if note:
         title += "\n" + textwrap.fill(f"prior-shift curves absent: {note}", width=150)
+    if missing:
+        title += f"\nno {METRIC_LABELS[metric]}: {missing}"
     figure.suptitle(title, fontsize=11)
     return figure
 
@@ -221,6 +230,9 @@ def build_figures(
     figures = {
         "acceptance_rate_vs_gamma.png": draw_gamma_figure(
             rows, "predicted_acceptance_rate", reference, "true test acceptance rate", confidence
+        ),
+        "mean_p_accept_vs_gamma.png": draw_gamma_figure(
+            rows, "mean_p_accept", reference, "true test acceptance rate", confidence
         ),
         "accuracy_vs_gamma.png": draw_gamma_figure(
             rows,

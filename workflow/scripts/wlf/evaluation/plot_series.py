@@ -21,6 +21,7 @@ OKABE_ITO = ["#E69F00", "#56B4E9", "#009E73", "#0072B2", "#D55E00", "#CC79A7", "
 HEATMAP_METRICS = ("predicted_acceptance_rate", "accuracy", "f1")
 METRIC_LABELS = {
     "predicted_acceptance_rate": "predicted acceptance rate",
+    "mean_p_accept": "mean P(Accept)",
     "accuracy": "accuracy",
     "f1": "F1 (Accept)",
     "precision": "precision (Accept)",
@@ -119,6 +120,18 @@ def true_acceptance_rate(rows: list[dict]) -> float | None:
     """Return the test set's true acceptance rate (the same in every row), or None without rows."""
     rates = {round(float(row["true_acceptance_rate"]), 12) for row in usable(rows, FINETUNED)}
     return rates.pop() if len(rates) == 1 else None
+
+
+def missing_note(rows: list[dict], metric: str) -> str | None:
+    """Return why no fine-tuned row has the metric (a probability metric in generate mode), or None."""
+    finetuned = usable(rows, FINETUNED)
+    if (
+        metric in metrics.PROBABILITY_METRICS
+        and finetuned
+        and all(row.get(metric) is None for row in finetuned)
+    ):
+        return metrics.NO_PROBABILITIES
+    return None
 
 
 def skipped_note(rows: list[dict], method: str) -> str | None:

@@ -23,6 +23,10 @@ from wlf.labels import ACCEPT, REJECT
 CLIP = 1e-6
 # What a comparison with the counterpart looks at, and its two verdicts
 PRIORSHIFT_METRICS = ("predicted_acceptance_rate", "accuracy", "f1", "roc_auc")
+# Compared and shown, but not part of the verdict: the counterpart's mean P(Accept) is the theory's odds shift of
+# the baseline's probabilities, so a gap is a change of probability scale that leaves decisions and ranks alone.
+PRIORSHIFT_REPORTED = ("mean_p_accept",)
+PRIORSHIFT_COMPARED = PRIORSHIFT_METRICS + PRIORSHIFT_REPORTED
 THRESHOLD_MOVE, BEYOND = "explained by a threshold move", "goes beyond a threshold move"
 
 
@@ -49,17 +53,17 @@ def shifted_rows(baseline_rows: list[dict], factor: float, threshold: float) -> 
 
 
 def resampled_with_auc_cache(predictions: metrics.Predictions, indices: np.ndarray, auc_cache: dict) -> dict:
-    """Return PRIORSHIFT_METRICS per resample, reusing the ROC-AUCs of earlier predictions with the same ranks."""
+    """Return PRIORSHIFT_COMPARED per resample, reusing the ROC-AUCs of earlier predictions with the same ranks."""
     # ROC-AUC depends on the labels and the ranks of p_accept only, and every prior shift is a monotone map of
     # the baseline's probabilities: their resampled AUCs are computed once (labels are checked to be equal)
     key = None if predictions.p_accept is None else stats.rankdata(predictions.p_accept).tobytes()
-    names = [name for name in PRIORSHIFT_METRICS if not (name == "roc_auc" and key in auc_cache)]
+    names = [name for name in PRIORSHIFT_COMPARED if not (name == "roc_auc" and key in auc_cache)]
     values = metrics.resampled_metrics(predictions, indices, 1, names)
     if "roc_auc" not in values:
         values["roc_auc"] = auc_cache[key]
     elif key is not None:
         auc_cache[key] = values["roc_auc"]
-    return values
+    return {name: values[name] for name in PRIORSHIFT_COMPARED}
 
 
 def compare_priorshift(
@@ -70,26 +74,28 @@ def compare_priorshift(
     confidence: float,
     auc_cache: dict,
 ) -> dict:
-    """Return fine-tuned - prior-shift differences of PRIORSHIFT_METRICS with paired CIs, and the verdict.
+    """Return fine-tuned - prior-shift differences of PRIORSHIFT_COMPARED with paired CIs, and the verdict.
 
-    The CIs are Bonferroni-adjusted for the number of metrics: the verdict "beyond" is claimed if any excludes 0.
+    The CIs are Bonferroni-adjusted for the number of verdict metrics: the verdict "beyond" is claimed if any of
+    PRIORSHIFT_METRICS excludes 0 (PRIORSHIFT_REPORTED are shown at the same level, outside the verdict).
     """
     adjusted = 1.0 - (1.0 - confidence) / len(PRIORSHIFT_METRICS)
-    finetuned_point = metrics.scalar_metrics(finetuned, 1, PRIORSHIFT_METRICS)
-    shifted_point = metrics.scalar_metrics(priorshift, 1, PRIORSHIFT_METRICS)
-    finetuned_resampled = metrics.resampled_metrics(finetuned, indices, 1, PRIORSHIFT_METRICS)
+    finetuned_point = metrics.scalar_metrics(finetuned, 1, PRIORSHIFT_COMPARED)
+    shifted_point = metrics.scalar_metrics(priorshift, 1, PRIORSHIFT_COMPARED)
+    finetuned_resampled = metrics.resampled_metrics(finetuned, indices, 1, PRIORSHIFT_COMPARED)
     shifted_resampled = resampled_with_auc_cache(priorshift, indices, auc_cache)
     differences = {}
-    for name in PRIORSHIFT_METRICS:
-        ci = metrics.percentile_interval(finetuned_resampled[name] - shifted_resampled[name], adjusted)
-        differences[name] = {
-            "finetuned": metrics.none_if_nan(finetuned_point[name]),
-            "priorshift": metrics.none_if_nan(shifted_point[name]),
-            "difference": metrics.none_if_nan(finetuned_point[name] - shifted_point[name]),
+    for metric in PRIORSHIFT_COMPARED:
+        ci = metrics.percentile_interval(finetuned_resampled[metric] - shifted_resampled[metric], adjusted)
+        differences[metric] = {
+            "finetuned": metrics.none_if_nan(finetuned_point[metric]),
+            "priorshift": metrics.none_if_nan(shifted_point[metric]),
+            "difference": metrics.none_if_nan(finetuned_point[metric] - shifted_point[metric]),
             "ci": ci,
             "excludes_zero": ci is not None and (ci[0] > 0 or ci[1] < 0),
+            "in_verdict": metric in PRIORSHIFT_METRICS,
         }
-    beyond = [name for name, d in differences.items() if d["excludes_zero"]]
+    beyond = [metric for metric in PRIORSHIFT_METRICS if differences[metric]["excludes_zero"]]
     return {
         "name": name,
         "differences": differences,
