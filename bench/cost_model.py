@@ -59,9 +59,10 @@ class ExperimentCost:
     prop: str
     n_accept: int
     n_reject: int
-    train_tokens: float  # tokens processed over all epochs
-    train_gpu_hours: float
-    infer_gpu_hours: float
+    n_seeds: int  # training runs: every train -> infer chain runs once per seed
+    train_tokens: float  # tokens processed over all epochs and seeds
+    train_gpu_hours: float  # all seeds
+    infer_gpu_hours: float  # all seeds
 
 
 def train_flops_per_token(shape: ModelShape, seq_len_tokens: float) -> float:
@@ -122,14 +123,15 @@ def grid_costs(
     mfu: float,
     peak_flops_per_s: float,
     max_examples: int | None = None,
+    n_seeds: int = 1,
 ) -> list[ExperimentCost]:
-    """Return the estimated training and inference GPU-hours of every experiment of the grid."""
+    """Return the estimated training and inference GPU-hours of every experiment of the grid, over its seeds."""
     infer_flops = test.n_examples * test.mean_tokens * forward_flops_per_token(shape, test.mean_tokens)
-    infer_hours = gpu_hours(infer_flops, mfu, peak_flops_per_s)
+    infer_hours = n_seeds * gpu_hours(infer_flops, mfu, peak_flops_per_s)
     costs = []
     for experiment in grid:
         k_accept, k_reject = training_set_counts(n_accept, n_reject, experiment.prop, max_examples)
-        tokens = (k_accept + k_reject) * train_mean_tokens * epochs
+        tokens = n_seeds * (k_accept + k_reject) * train_mean_tokens * epochs
         flops = tokens * train_flops_per_token(shape, train_mean_tokens)
         costs.append(
             ExperimentCost(
@@ -137,6 +139,7 @@ def grid_costs(
                 experiment.prop,
                 k_accept,
                 k_reject,
+                n_seeds,
                 tokens,
                 gpu_hours(flops, mfu, peak_flops_per_s),
                 infer_hours,
@@ -195,13 +198,15 @@ def render_report(
     """Return the Markdown report: per-experiment table, totals and the comparison with the plan."""
     train_total = sum(cost.train_gpu_hours for cost in costs)
     infer_total = sum(cost.infer_gpu_hours for cost in costs)
+    n_seeds = costs[0].n_seeds if costs else 1
     lines = [
         f"Model: {shape.n_params:.3g} params, {shape.n_layers} layers, d_model {shape.d_model}; "
-        f"GPU {gpu} at {peak_flops_per_s / 1e12:.0f} TFLOP/s peak, MFU {mfu:.2f}; {epochs:g} epochs.",
+        f"GPU {gpu} at {peak_flops_per_s / 1e12:.0f} TFLOP/s peak, MFU {mfu:.2f}; {epochs:g} epochs; "
+        f"{n_seeds} training seed(s): every experiment is trained and scored once per seed.",
         f"Training set sizes/tokens: {train_source}",
         f"Test set: {test.n_examples} examples x {test.mean_tokens:,.0f} tokens ({test.source})",
         "",
-        "| experiment | accepts | rejects | train tokens (all epochs) | train GPU-h | infer GPU-h |",
+        "| experiment | accepts | rejects | train tokens (all epochs and seeds) | train GPU-h | infer GPU-h |",
         "|---|---:|---:|---:|---:|---:|",
     ]
     for cost in costs:
@@ -216,8 +221,9 @@ def render_report(
         f"| **total ({len(costs)} experiments)** | | | {sum(c.train_tokens for c in costs):.3g} | "
         f"**{train_total:.0f}** | **{infer_total:.1f}** |",
         "",
-        f"Plan: {PLANNED_TRAIN_GPU_HOURS:,} GPU-h training, {PLANNED_INFER_GPU_HOURS} GPU-h inference.",
-        f"Estimate: {train_total:,.0f} GPU-h training ({train_share:.1%} of the plan), "
+        f"Plan (one run per experiment): {PLANNED_TRAIN_GPU_HOURS:,} GPU-h training, "
+        f"{PLANNED_INFER_GPU_HOURS} GPU-h inference.",
+        f"Estimate with {n_seeds} seed(s): {train_total:,.0f} GPU-h training ({train_share:.1%} of the plan), "
         f"{infer_total:.1f} GPU-h inference ({infer_share:.1%} of the plan).",
         f"The plan's training budget corresponds to an MFU of {train_break_even:.3f} "
         f"(inference: {infer_break_even:.3f}).",
@@ -269,6 +275,9 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument(
         "--epochs", type=float, default=None, help="default: train.num_train_epochs of --config"
     )
+    parser.add_argument(
+        "--seeds", type=int, default=None, help="training seeds per experiment; default: `seeds` of --config"
+    )
     parser.add_argument("--n-params", type=float, default=QWEN25_7B["n_params"])
     parser.add_argument("--n-layers", type=int, default=QWEN25_7B["n_layers"])
     parser.add_argument("--d-model", type=int, default=QWEN25_7B["d_model"])
@@ -295,6 +304,7 @@ def main(argv=None) -> int:
         config = yaml.safe_load(Path(args.config).read_text())
         grid = experiments.parse_experiments(config["experiments"])
         epochs = args.epochs if args.epochs is not None else float(config["train"]["num_train_epochs"])
+        n_seeds = args.seeds if args.seeds is not None else len(config.get("seeds", [1]))
         max_examples = None
         if args.train_stats:
             train_stats = read_stats(args.train_stats)
@@ -329,14 +339,14 @@ def main(argv=None) -> int:
     shape = ModelShape(args.n_params, args.n_layers, args.d_model)
     peak = args.peak_tflops * 1e12 if args.peak_tflops else GPU_PEAK_FLOPS[args.gpu]
     costs = grid_costs(
-        grid, n_accept, n_reject, train_mean, test, epochs, shape, args.mfu, peak, max_examples
+        grid, n_accept, n_reject, train_mean, test, epochs, shape, args.mfu, peak, max_examples, n_seeds
     )
     answer_only = None
     if args.vocab_rows:
         fraction = answer_only_fraction(shape, args.vocab_rows)
         lean = ModelShape(shape.n_params * fraction, shape.n_layers, shape.d_model)
         lean_costs = grid_costs(
-            grid, n_accept, n_reject, train_mean, test, epochs, lean, args.mfu, peak, max_examples
+            grid, n_accept, n_reject, train_mean, test, epochs, lean, args.mfu, peak, max_examples, n_seeds
         )
         answer_only = (
             fraction,

@@ -1,15 +1,16 @@
-# The reference baselines: each experiment's prior-shift counterpart (the baseline's odds moved by gamma and the
-# training mix) and a TF-IDF + logistic-regression classifier trained on the experiment's data and weights.
+# The reference baselines: each experiment's prior-shift counterpart, one per seed (the baseline's odds moved by
+# gamma and the training mix), and a TF-IDF + logistic-regression classifier trained on the experiment's data and
+# weights (deterministic: one run).
 
 
 rule priorshift:
     input:
-        BASELINE_PREDICTIONS,
+        baseline_predictions,
     output:
         predictions=of_method(PREDICTIONS_OF, grid.PRIORSHIFT),
         status=PRIORSHIFT_STATUS,
     log:
-        f"logs/priorshift/{EXP}.log",
+        f"logs/priorshift/{RUN}.log",
     conda:
         "../envs/analysis.yaml"
     params:
@@ -28,7 +29,7 @@ rule tfidf_logreg:
         train=TRAIN_SET,
         test=TEST_SET,
     output:
-        of_method(PREDICTIONS_OF, grid.TFIDF),
+        TFIDF_PREDICTIONS,
     log:
         f"logs/tfidf_logreg/{EXP}.log",
     conda:

@@ -31,6 +31,10 @@ BASELINE = grid.find_baseline(EXPERIMENTS)
 PRIORSHIFT_EXPERIMENTS = (
     [e for e in EXPERIMENTS if e.variant != "baseline"] if BASELINE else []
 )
+# Every train -> infer chain runs once per training seed; the prior shift of seed s moves the baseline's seed s.
+SEEDS = config.get("seeds", schema.schema()["properties"]["seeds"]["default"])
+# The methods whose predictions come one per seed; the TF-IDF classifier is deterministic and runs once.
+SEEDED_METHODS = (grid.FINETUNED, grid.PRIORSHIFT)
 # Where each method's predictions and metrics live: the fine-tuned model's at the top, the others in a folder.
 METHOD_DIRS = {
     grid.FINETUNED: "",
@@ -43,11 +47,13 @@ wildcard_constraints:
     prop=grid.PROP_PATTERN.pattern.strip("^$"),
     variant="|".join(grid.VARIANTS),
     gamma=r"[0-9]+\.[0-9]+",
+    seed=r"[0-9]+",
     method_dir="(" + "|".join(d for d in METHOD_DIRS.values() if d) + ")?",
 
 
 # ---- output paths: defined here once, used by every rule ----
 EXP = "{variant}_gamma{gamma}_prop{prop}"
+RUN = f"{EXP}/seed{{seed}}"  # one training run: an experiment and a seed
 CORPUS_TRAIN = "results/embedded/corpus/train.jsonl"
 CORPUS_TEST = "results/embedded/corpus/test.jsonl"
 EMBEDDED_MODEL = "results/embedded/model"
@@ -55,12 +61,20 @@ TRAIN_SET = "results/data/prop{prop}/train.jsonl"
 TRAIN_STATS = "results/data/prop{prop}/stats.json"
 TEST_SET = "results/data/test.jsonl"
 TEST_STATS = "results/data/test_stats.json"
-MODEL_DIR = f"results/models/{EXP}"
-CHECKPOINT_DIR = f"results/checkpoints/{EXP}"
+MODEL_DIR = f"results/models/{RUN}"
+CHECKPOINT_DIR = f"results/checkpoints/{RUN}"
 # {method_dir}: METHOD_DIRS of the method whose predictions or metrics these are
-PREDICTIONS_OF = f"results/predictions/{{method_dir}}{EXP}.jsonl"
-METRICS_OF = f"results/metrics/{{method_dir}}{EXP}.json"
-PRIORSHIFT_STATUS = f"results/predictions/priorshift/{EXP}.status.json"
+PREDICTIONS_OF = (
+    f"results/predictions/{{method_dir}}{RUN}.jsonl"  # a seeded method's, one run
+)
+PRIORSHIFT_STATUS = f"results/predictions/priorshift/{RUN}.status.json"
+TFIDF_PREDICTIONS = f"results/predictions/tfidf_logreg/{EXP}.jsonl"
+METRICS_OF = (
+    f"results/metrics/{{method_dir}}{EXP}.json"  # an experiment's, over its seeds
+)
+RUN_METRICS_OF = (
+    f"results/metrics/{{method_dir}}{RUN}.json"  # one run's (a target of its own)
+)
 ALL_METRICS_JSON = "results/metrics/all_metrics.json"
 ALL_METRICS_CSV = "results/metrics/all_metrics.csv"
 HYPOTHESES_JSON = "results/metrics/hypotheses.json"
@@ -77,12 +91,33 @@ PREDICTIONS = of_method(PREDICTIONS_OF, grid.FINETUNED)
 METRICS = of_method(METRICS_OF, grid.FINETUNED)
 
 
+def fill(pattern, experiment, seed=None):
+    """Return pattern filled in for one experiment (and one seed, where the pattern has one)."""
+    fields = dict(
+        variant=experiment.variant,
+        gamma=grid.format_gamma(experiment.gamma),
+        prop=experiment.prop,
+    )
+    return pattern.format(**fields, **({} if seed is None else {"seed": seed}))
+
+
 def experiment_paths(pattern, experiments=None):
     """Return `pattern` filled in for each of `experiments` (default: every configured experiment)."""
     return [
-        pattern.format(variant=e.variant, gamma=grid.format_gamma(e.gamma), prop=e.prop)
-        for e in (EXPERIMENTS if experiments is None else experiments)
+        fill(pattern, e) for e in (EXPERIMENTS if experiments is None else experiments)
     ]
+
+
+def run_paths(pattern, experiments=None):
+    """Return `pattern` filled in for every seed of each of `experiments` (default: all), experiment-major."""
+    experiments = EXPERIMENTS if experiments is None else experiments
+    return [fill(pattern, e, seed) for e in experiments for seed in SEEDS]
+
+
+def runs_json(experiments=None):
+    """Return the JSON list of [experiment name, seed] in run_paths order, for a script reading those files."""
+    experiments = EXPERIMENTS if experiments is None else experiments
+    return as_json([[e.name, seed] for e in experiments for seed in SEEDS])
 
 
 def experiments_of_method(method):
@@ -91,7 +126,7 @@ def experiments_of_method(method):
 
 
 def all_metrics_files():
-    """Return every metrics file of every method: what the table collects."""
+    """Return every experiment's metrics file of every method: what the table collects."""
     return [
         path
         for method in grid.METHODS
@@ -101,11 +136,11 @@ def all_metrics_files():
     ]
 
 
-ALL_PREDICTIONS = experiment_paths(PREDICTIONS)
-ALL_PRIORSHIFT_PREDICTIONS = experiment_paths(
+ALL_PREDICTIONS = run_paths(PREDICTIONS)
+ALL_PRIORSHIFT_PREDICTIONS = run_paths(
     of_method(PREDICTIONS_OF, grid.PRIORSHIFT), PRIORSHIFT_EXPERIMENTS
 )
-BASELINE_PREDICTIONS = experiment_paths(PREDICTIONS, [BASELINE] if BASELINE else [])
+ALL_MODEL_DIRS = run_paths(MODEL_DIR)
 PLOT_FILES = [f"{PLOTS}/{name}" for name in FIGURES]
 
 
@@ -230,6 +265,17 @@ def prompt_texts(wildcards):
     return PROMPT_TEXTS
 
 
+def run_settings(wildcards):
+    """Return the train settings of the job's run: its experiment's settings with the run's seed."""
+    settings = settings_of_experiment(experiment_of(wildcards))
+    return as_json(settings | {"seed": int(wildcards.seed)})
+
+
+def baseline_predictions(wildcards):
+    """Return the baseline's predictions of the job's seed: what its prior-shift counterpart moves."""
+    return [fill(PREDICTIONS, BASELINE, wildcards.seed)] if BASELINE else []
+
+
 def method_of(wildcards):
     """Return the method whose predictions a job evaluates, from its {method_dir}."""
     return next(
@@ -240,16 +286,40 @@ def method_of(wildcards):
 
 
 def evaluate_inputs(wildcards):
-    """Return the predictions an evaluate job reads, with the prior shift's status sidecar (why it skipped)."""
-    inputs = {"predictions": PREDICTIONS_OF.format(**wildcards)}
-    if method_of(wildcards) == grid.PRIORSHIFT:
-        inputs["status"] = PRIORSHIFT_STATUS.format(**wildcards)
+    """Return what an experiment's evaluate job reads: the predictions of every seed of a seeded method (with
+    the prior shift's status sidecars: why it skipped), or the single run of the TF-IDF classifier.
+    """
+    method = method_of(wildcards)
+    experiment = experiment_of(wildcards)
+    if method not in SEEDED_METHODS:
+        return {"predictions": [fill(TFIDF_PREDICTIONS, experiment)]}
+    pattern = PREDICTIONS_OF.replace("{method_dir}", wildcards.method_dir)
+    inputs = {"predictions": [fill(pattern, experiment, seed) for seed in SEEDS]}
+    if method == grid.PRIORSHIFT:
+        inputs["status"] = [fill(PRIORSHIFT_STATUS, experiment, seed) for seed in SEEDS]
     return inputs
 
 
+def run_evaluate_inputs(wildcards):
+    """Return what one run's evaluate job reads: its predictions (and the prior shift's status sidecar)."""
+    inputs = {"predictions": PREDICTIONS_OF.format(**wildcards)}
+    if method_of(wildcards) == grid.PRIORSHIFT:
+        inputs["status"] = [PRIORSHIFT_STATUS.format(**wildcards)]
+    return inputs
+
+
+def seeds_option(wildcards):
+    """Return the --seeds option of an experiment's evaluate job (none for the unseeded TF-IDF classifier)."""
+    if method_of(wildcards) not in SEEDED_METHODS:
+        return ""
+    return "--seeds " + " ".join(str(seed) for seed in SEEDS)
+
+
 def status_option(wildcards, input):
-    """Return the --status option of an evaluate job that has a status sidecar, else nothing."""
-    return f"--status {shlex.quote(input.status)}" if "status" in input.keys() else ""
+    """Return the --status option of an evaluate job that has status sidecars, else nothing."""
+    if "status" not in input.keys():
+        return ""
+    return "--status " + " ".join(shlex.quote(path) for path in input.status)
 
 
 def output_folder(wildcards, output):

@@ -1,4 +1,4 @@
-# Evaluation: metrics with bootstrap intervals per experiment and method, the table, and the hypothesis tests.
+# Evaluation: metrics per experiment and method (over its seeds) and per run, the table, and the hypotheses.
 
 
 rule evaluate:
@@ -13,12 +13,36 @@ rule evaluate:
     params:
         script=script("evaluate.py"),
         method=method_of,
+        seeds=seeds_option,
         status=status_option,
         experiment=experiment_json,
         settings=EVALUATE_SETTINGS,
     shell:
-        "python {params.script:q} --predictions {input.predictions:q} {params.status} --method {params.method}"
-        " --experiment {params.experiment:q} --settings {params.settings:q} --output {output:q} > {log:q} 2>&1"
+        "python {params.script:q} --predictions {input.predictions:q} {params.seeds} {params.status}"
+        " --method {params.method} --experiment {params.experiment:q} --settings {params.settings:q}"
+        " --output {output:q} > {log:q} 2>&1"
+
+
+# One run's metrics: not part of the study's table, a target of its own (results/metrics/<exp>/seed2.json).
+rule evaluate_run:
+    input:
+        unpack(run_evaluate_inputs),
+    output:
+        RUN_METRICS_OF,
+    log:
+        f"logs/evaluate/{{method_dir}}{RUN}.log",
+    conda:
+        "../envs/analysis.yaml"
+    params:
+        script=script("evaluate.py"),
+        method=method_of,
+        status=status_option,
+        experiment=experiment_json,
+        settings=EVALUATE_SETTINGS,
+    shell:
+        "python {params.script:q} --predictions {input.predictions:q} --seeds {wildcards.seed} {params.status}"
+        " --method {params.method} --experiment {params.experiment:q} --settings {params.settings:q}"
+        " --output {output:q} > {log:q} 2>&1"
 
 
 rule aggregate:
@@ -53,8 +77,11 @@ rule hypotheses:
         "../envs/analysis.yaml"
     params:
         script=script("hypotheses.py"),
+        runs=runs_json(),
+        priorshift_runs=runs_json(PRIORSHIFT_EXPERIMENTS),
         settings=EVALUATE_SETTINGS,
     shell:
         "python {params.script:q} --all-metrics {input.table:q} --predictions {input.predictions:q}"
-        " --priorshift {input.priorshift:q} --settings {params.settings:q}"
+        " --runs {params.runs:q} --priorshift {input.priorshift:q} --priorshift-runs {params.priorshift_runs:q}"
+        " --settings {params.settings:q}"
         " --output-json {output.json:q} --output-md {output.md:q} > {log:q} 2>&1"

@@ -9,9 +9,9 @@ rule infer:
     output:
         PREDICTIONS,
     log:
-        f"logs/infer/{EXP}.log",
+        f"logs/infer/{RUN}.log",
     benchmark:
-        f"benchmarks/infer/{EXP}.tsv"
+        f"benchmarks/infer/{RUN}.tsv"
     conda:
         "../envs/train.yaml"
     threads: INFER_THREADS

@@ -5,7 +5,7 @@ rule plot:
     input:
         table=ALL_METRICS_JSON,
         predictions=ALL_PREDICTIONS,
-        models=experiment_paths(MODEL_DIR),  # their train_summary.json loss curves
+        models=ALL_MODEL_DIRS,  # their train_summary.json loss curves
     output:
         [
             report(
@@ -19,10 +19,11 @@ rule plot:
         "../envs/analysis.yaml"
     params:
         script=script("plots.py"),
+        runs=runs_json(),
         ece_bins=EVALUATION["ece_bins"],
         confidence=EVALUATION["confidence"],
         outdir=output_folder,
     shell:
         "python {params.script:q} --all-metrics {input.table:q} --predictions {input.predictions:q}"
-        " --model-dirs {input.models:q} --ece-bins {params.ece_bins} --confidence {params.confidence}"
+        " --model-dirs {input.models:q} --runs {params.runs:q} --ece-bins {params.ece_bins} --confidence {params.confidence}"
         " --outdir {params.outdir:q} > {log:q} 2>&1"

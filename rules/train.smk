@@ -1,4 +1,5 @@
-# Training: one fine-tune per experiment with the class-weighted answer loss, resumable from its checkpoints.
+# Training: one fine-tune per experiment and seed with the class-weighted answer loss, resumable from its
+# checkpoints.
 
 
 rule train:
@@ -8,9 +9,9 @@ rule train:
     output:
         directory(MODEL_DIR),
     log:
-        f"logs/train/{EXP}.log",
+        f"logs/train/{RUN}.log",
     benchmark:
-        f"benchmarks/train/{EXP}.tsv"
+        f"benchmarks/train/{RUN}.tsv"
     conda:
         "../envs/train.yaml"
     threads: TRAIN_THREADS
@@ -24,7 +25,7 @@ rule train:
         launcher=TRAIN_LAUNCHER,
         processes=TRAIN_PROCESSES,
         checkpoint_dir=CHECKPOINT_DIR,
-        settings=train_settings,
+        settings=run_settings,
     shell:
         # each of the job's processes gets its share of the threads
         "OMP_NUM_THREADS=$(( {threads} > {params.processes} ? {threads} / {params.processes} : 1 ))"

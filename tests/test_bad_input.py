@@ -222,9 +222,12 @@ def test_a_set_of_outputs_is_written_together_or_not_at_all(tmp_path, monkeypatc
         ]),
         (aggregate_metrics, "aggregate", ["{m}", "--output-json", "{o}/a.json", "--output-csv", "{d}"]),
         (hypotheses, "hypotheses", [
-            "--all-metrics", "{m}", "--predictions", "{m}", "--output-json", "{o}/h.json", "--output-md", "{d}",
+            "--all-metrics", "{m}", "--predictions", "{m}", "--runs", "[]", "--output-json", "{o}/h.json",
+            "--output-md", "{d}",
         ]),
-        (plots, "plots", ["--all-metrics", "{m}", "--predictions", "{m}", "--outdir", "{f}"]),
+        (plots, "plots", [
+            "--all-metrics", "{m}", "--predictions", "{m}", "--model-dirs", "{m}", "--runs", "[]", "--outdir", "{f}",
+        ]),
     ],
     ids=lambda value: value if isinstance(value, str) else "",
 )  # fmt: skip

@@ -17,6 +17,7 @@ import train_throughput
 import train_worker
 import weighting_overhead
 import workflow_overhead
+from snakemake_runner import load_config
 from wlf import experiments
 
 BENCH = Path(__file__).resolve().parents[1] / "bench"
@@ -111,6 +112,18 @@ def test_cli_reads_counts_and_tokens_from_stats_files(tmp_path, capsys):
     # 1_8: k = min(20 accepts, 21 rejects // 7) = 3 accepts and 21 rejects
     assert "| accept_gamma2.0_prop1_8 | 3 | 21 |" in out
     assert "Test set: 10 examples x 800 tokens" in out
+
+
+def test_every_training_seed_multiplies_the_grid_cost(capsys):
+    test = cost_model.SetSize(2024, 6000, "assumed")
+    grid = experiments.parse_experiments(load_config()["experiments"])
+    one = cost_model.grid_costs(grid, 8550, 8551, 6000, test, 2, SHAPE_7B, 0.35, 312e12)
+    three = cost_model.grid_costs(grid, 8550, 8551, 6000, test, 2, SHAPE_7B, 0.35, 312e12, n_seeds=3)
+    assert sum(c.train_gpu_hours for c in three) == pytest.approx(3 * sum(c.train_gpu_hours for c in one))
+    assert sum(c.infer_gpu_hours for c in three) == pytest.approx(3 * sum(c.infer_gpu_hours for c in one))
+    assert cost_model.main([]) == 0  # the production config lists 3 seeds
+    out = capsys.readouterr().out
+    assert "3 training seed(s)" in out and "Estimate with 3 seed(s): 1,237 GPU-h training" in out
 
 
 # ---- measurement helpers (train_probe.py) ----

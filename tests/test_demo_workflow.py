@@ -2,14 +2,25 @@
 
 import copy
 import json
+import subprocess
+import sys
 
 import pandas as pd
 import pytest
 
-from snakemake_runner import copy_workflow, dry_run_jobs, load_config, run_snakemake, write_config_overlay
+from snakemake_runner import (
+    copy_workflow,
+    dry_run_jobs,
+    load_config,
+    run_snakemake,
+    workflow_env,
+    write_config_overlay,
+)
+from wlf import settings
 
 pytestmark = pytest.mark.workflow
 DEMO = ("--configfile", "config/demo.yaml")
+SEEDS = 3  # the training seeds of config/config.yaml, which the demo keeps
 
 
 def demo_with(overlay):
@@ -43,8 +54,13 @@ def test_demo_writes_metrics_for_every_experiment_and_method(demo):
         if not name.startswith("baseline"):
             assert metrics_of(demo, name, "priorshift")["method"] == "priorshift"
     table = pd.read_csv(demo / "results" / "metrics" / "all_metrics.csv")
-    assert table["method"].value_counts().to_dict() == {"finetuned": 19, "tfidf_logreg": 19, "priorshift": 18}
-    assert len(json.loads((demo / "results" / "metrics" / "all_metrics.json").read_text())) == 56
+    means = table[table["seed"] == "mean"]
+    assert means["method"].value_counts().to_dict() == {"finetuned": 19, "tfidf_logreg": 19, "priorshift": 18}
+    per_seed = table[table["seed"] != "mean"]
+    # the fine-tuned runs and their prior shifts have a row per seed; TF-IDF is deterministic: its mean only
+    assert per_seed["method"].value_counts().to_dict() == {"finetuned": 19 * SEEDS, "priorshift": 18 * SEEDS}
+    assert sorted(per_seed["seed"].unique()) == ["1", "2", "3"]
+    assert len(json.loads((demo / "results" / "metrics" / "all_metrics.json").read_text())) == len(table)
 
 
 def test_demo_learns_better_than_chance(demo):
@@ -105,7 +121,7 @@ def test_changing_one_experiments_training_setting_reruns_only_that_experiment(d
         {"train": {"overrides": {"accept_gamma4.0_prop1_3": {"learning_rate": 1.0e-3}}}},
     )
     jobs = dry_run_jobs(demo, *demo_with(overlay))
-    assert dict(jobs) == {"train": 1, "infer": 1, "evaluate": 1, **AGGREGATES}
+    assert dict(jobs) == {"train": SEEDS, "infer": SEEDS, "evaluate": 1, **AGGREGATES}
 
 
 def test_changing_one_experiments_gamma_plans_only_that_experiment(demo, tmp_path):
@@ -114,9 +130,17 @@ def test_changing_one_experiments_gamma_plans_only_that_experiment(demo, tmp_pat
     changed.update(name="accept_gamma3.0_prop1_3", gamma=3.0)
     overlay = write_config_overlay(tmp_path / "gamma.yaml", {"experiments": experiments})
     jobs = dry_run_jobs(demo, *demo_with(overlay))
-    per_experiment = ("train", "infer", "priorshift", "tfidf_logreg")
+    per_seed = ("train", "infer", "priorshift")
     # one evaluate job per method: fine-tuned, prior shift, TF-IDF
-    assert dict(jobs) == {**dict.fromkeys(per_experiment, 1), "evaluate": 3, **AGGREGATES}
+    expected = {**dict.fromkeys(per_seed, SEEDS), "tfidf_logreg": 1, "evaluate": 3, **AGGREGATES}
+    assert dict(jobs) == expected
+
+
+def test_adding_a_fourth_seed_plans_only_the_new_chains(demo, tmp_path):
+    overlay = write_config_overlay(tmp_path / "seeds.yaml", {"seeds": [1, 2, 3, 4]})
+    jobs = dry_run_jobs(demo, *demo_with(overlay))
+    # seed 4 of every experiment and of every prior shift; the per-experiment metrics of both seeded methods
+    assert dict(jobs) == {"train": 19, "infer": 19, "priorshift": 18, "evaluate": 19 + 18, **AGGREGATES}
 
 
 def test_html_report_builds_with_the_plots(demo):
@@ -125,3 +149,48 @@ def test_html_report_builds_with_the_plots(demo):
     assert "acceptance_rate_vs_gamma" in report
     # the workflow description explains the three methods side by side
     assert "threshold move" in report and "tfidf_logreg" in report
+
+
+def test_the_same_seed_reproduces_its_predictions_byte_for_byte_and_another_seed_does_not(demo, tmp_path):
+    """Retrain and rescore one run outside Snakemake with the settings it recorded: the bytes must match."""
+    run = demo / "results" / "models" / "accept_gamma2.0_prop1_2" / "seed1"
+    summary = json.loads((run / "train_summary.json").read_text())
+    assert summary["seed"] == summary["settings"]["seed"] == 1
+    env = {**workflow_env(), "OMP_NUM_THREADS": "1"}  # the rules' one thread per local training process
+    scripts = demo / "workflow" / "scripts"
+    subprocess.run(
+        [
+            sys.executable, str(scripts / "train.py"), "--train-file", "results/data/prop1_2/train.jsonl",
+            "--model", "results/embedded/model", "--variant", "accept", "--gamma", "2.0",
+            "--settings", json.dumps(summary["settings"]), "--output-dir", str(tmp_path / "model"),
+            "--checkpoint-dir", str(tmp_path / "checkpoints"),
+        ],
+        cwd=demo, env=env, check=True, capture_output=True, timeout=600,
+    )  # fmt: skip
+    demo_infer = {**load_config()["infer"], **load_config("demo.yaml")["infer"]}
+    infer_settings = {key: value for key, value in demo_infer.items() if key in settings.keys("inference")}
+    subprocess.run(
+        [
+            sys.executable, str(scripts / "infer.py"), "--model", str(tmp_path / "model"),
+            "--test-file", "results/data/test.jsonl", "--settings", json.dumps(infer_settings),
+            "--output", str(tmp_path / "predictions.jsonl"),
+        ],
+        cwd=demo, env={**env, "OMP_NUM_THREADS": str(demo_infer.get("threads", 2))}, check=True,
+        capture_output=True, timeout=600,
+    )  # fmt: skip
+    predictions = demo / "results" / "predictions" / "accept_gamma2.0_prop1_2"
+    assert (tmp_path / "predictions.jsonl").read_bytes() == (predictions / "seed1.jsonl").read_bytes()
+    assert (predictions / "seed1.jsonl").read_bytes() != (predictions / "seed2.jsonl").read_bytes()
+
+
+def test_demo_verdicts_account_for_training_seed_variance(demo):
+    assert (demo / "results" / "plots" / "seed_spread.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    hypotheses = json.loads((demo / "results" / "metrics" / "hypotheses.json").read_text())
+    assert hypotheses["seeds"]["counts"] == [SEEDS] and hypotheses["seeds"]["estimated"]
+    for entry in hypotheses["seeds"]["experiments"]:
+        spread = entry["predicted_acceptance_rate"]
+        assert len(spread["seed_points"]) == SEEDS and spread["seed_sd"] is not None
+        assert spread["variance"]["dominant"] in ("seed", "test set")
+    text = (demo / "results" / "metrics" / "hypotheses.md").read_text()
+    assert f"{SEEDS} training seeds per experiment" in text and "seed variance not estimated" not in text
+    assert "## Training seeds and test papers: which spread dominates" in text

@@ -59,6 +59,7 @@ def table_row(name, method, skipped=None):
         "accept_fraction": grid.accept_fraction(prop),
         "variant": variant,
         "gamma": float(gamma),
+        "seed": "mean",
         "skipped": skipped,
     }
 
@@ -90,9 +91,11 @@ def make_grid(tmp_path, shift=prior_shift_logit, experiments=GRID, with_priorshi
 
 
 def prediction_paths(tmp_path, table, method):
-    """Return the prediction files of a method's table rows, in table order (as the rule passes them)."""
+    """Return (the prediction files of a method's table rows, [name, seed] of each), in table order (as the rule
+    passes them): one training seed per experiment."""
     folder = tmp_path / ("predictions" if method == "finetuned" else method)
-    return [str(folder / f"{row['name']}.jsonl") for row in table if row["method"] == method]
+    rows = [row for row in table if row["method"] == method]
+    return [str(folder / f"{row['name']}.jsonl") for row in rows], [[row["name"], 1] for row in rows]
 
 
 def outcome_of(result, key, outcome=RATE):
@@ -252,14 +255,20 @@ def test_main_writes_json_and_markdown_with_verdicts_and_rules(tmp_path):
     table_path = tmp_path / "all_metrics.json"
     table_path.write_text(json.dumps(table))
     out_json, out_md = tmp_path / "out" / "hypotheses.json", tmp_path / "out" / "hypotheses.md"
+    finetuned, runs = prediction_paths(tmp_path, table, "finetuned")
+    shifted, shifted_runs = prediction_paths(tmp_path, table, "priorshift")
     hypotheses_cli.main(
         [
             "--all-metrics",
             str(table_path),
             "--predictions",
-            *prediction_paths(tmp_path, table, "finetuned"),
+            *finetuned,
+            "--runs",
+            json.dumps(runs),
             "--priorshift",
-            *prediction_paths(tmp_path, table, "priorshift"),
+            *shifted,
+            "--priorshift-runs",
+            json.dumps(shifted_runs),
             "--settings",
             json.dumps({"bootstrap_resamples": 50}),
             "--output-json",
@@ -274,8 +283,8 @@ def test_main_writes_json_and_markdown_with_verdicts_and_rules(tmp_path):
     text = out_md.read_text()
     assert "| hypothesis | statement | predicted acceptance rate | mean P(Accept) |" in text
     assert (
-        "| H1 | accept-weighting: a larger gamma raises predicted acceptance | **supported** | **supported** |"
-        in text
+        "| H1 | accept-weighting: a larger gamma raises predicted acceptance | **supported** (seed variance not estimated) | "
+        "**supported** (seed variance not estimated) |" in text
     )
     assert "## Verdict rules" in text and "Bonferroni" in text
     assert "| accept_gamma2.0_prop1_4 |" in text
@@ -359,8 +368,8 @@ def test_floor_baseline_without_accepts_makes_h2_saturated_on_the_rate_and_suppo
     assert all(c["saturated"] and c["at_bound"] for c in outcome_of(result, "H4")["comparisons"])
     text = hypotheses_report.markdown(result)
     assert (
-        "| H2 | reject-weighting: a larger gamma lowers predicted acceptance | **saturated** | **supported** |"
-        in text
+        "| H2 | reject-weighting: a larger gamma lowers predicted acceptance | **saturated** (seed variance not estimated) | "
+        "**supported** (seed variance not estimated) |" in text
     )
     assert "**saturated (H1, H2, H3)**: A group that would not be 'supported' is 'saturated' instead" in text
 
@@ -404,7 +413,7 @@ def test_the_first_level_at_the_bound_with_an_opposite_move_is_not_supported(tmp
 
 def test_generate_mode_tests_the_rate_and_says_why_mean_p_has_no_verdict(tmp_path):
     table = make_grid(tmp_path, with_priorshift=False)
-    for path in prediction_paths(tmp_path, table, "finetuned"):
+    for path in prediction_paths(tmp_path, table, "finetuned")[0]:
         rows = [json.loads(line) for line in Path(path).read_text().splitlines()]
         write_rows(Path(path), [{**row, "p_accept": None, "raw_answer": row["pred"]} for row in rows])
     result = run(tmp_path, table)
@@ -417,7 +426,7 @@ def test_generate_mode_tests_the_rate_and_says_why_mean_p_has_no_verdict(tmp_pat
     assert outcome_of(result, "H1")["verdict"] == "supported"
     text = hypotheses_report.markdown(result)
     assert (
-        f"| H1 | accept-weighting: a larger gamma raises predicted acceptance | **supported** | {reason} |"
+        f"| H1 | accept-weighting: a larger gamma raises predicted acceptance | **supported** (seed variance not estimated) | {reason} |"
         in text
     )
     assert f"| mean P(Accept) | {reason} | {reason} |" in text

@@ -2,6 +2,7 @@
 
 import json
 import re
+import warnings
 
 import numpy as np
 import pandas as pd
@@ -20,7 +21,7 @@ from sklearn.metrics import (
 
 import aggregate_metrics
 import evaluate
-from wlf.evaluation import metrics, table
+from wlf.evaluation import metrics, seeds, table
 from wlf.evaluation.predictions import PredictionFileError, read_predictions
 from wlf.settings import defaults, resolve_json
 
@@ -280,16 +281,19 @@ def test_bad_evaluate_settings_fail_naming_the_key(settings, message):
         resolve_json("evaluation", json.dumps(settings), "evaluate")
 
 
-def metrics_file(tmp_path, name, method, **changes):
+def metrics_file(tmp_path, name, method, run_seeds=(1, 2), **changes):
     variant, rest = name.split("_gamma")
     gamma, prop = rest.split("_prop")
     experiment = {"name": name, "prop": prop, "variant": variant, "gamma": float(gamma)}
+    predictions = metrics.predictions_from_rows(rows_of(LABELS, P_ACCEPT))
     result = {
         "experiment": {**experiment, "accept_fraction": 1 / int(prop.split("_")[1])},
         "method": method,
-        **metrics.evaluate_predictions(
-            metrics.predictions_from_rows(rows_of(LABELS, P_ACCEPT)),
+        **seeds.evaluate_seeds(
+            [predictions] * len(run_seeds),
+            list(run_seeds),
             {**defaults("evaluation"), "bootstrap_resamples": 20},
+            name,
         ),
         **changes,
     }
@@ -302,14 +306,21 @@ def metrics_file(tmp_path, name, method, **changes):
 def test_aggregate_writes_one_sorted_row_per_experiment_and_method(tmp_path):
     paths = [
         metrics_file(tmp_path, "reject_gamma2.0_prop1_3", "finetuned"),
-        metrics_file(tmp_path, "accept_gamma2.0_prop1_3", "tfidf_logreg"),
+        metrics_file(tmp_path, "accept_gamma2.0_prop1_3", "tfidf_logreg", run_seeds=(None,)),
         metrics_file(tmp_path, "accept_gamma2.0_prop1_3", "finetuned"),
         metrics_file(tmp_path, "baseline_gamma1.0_prop1_2", "finetuned"),
         metrics_file(tmp_path, "accept_gamma2.0_prop1_3", "priorshift", skipped="no probabilities"),
     ]
     out_json, out_csv = tmp_path / "all.json", tmp_path / "all.csv"
     aggregate_metrics.main([*map(str, paths), "--output-json", str(out_json), "--output-csv", str(out_csv)])
-    rows = json.loads(out_json.read_text())
+    all_rows = json.loads(out_json.read_text())
+    # each seeded run has a row per seed, then its mean; TF-IDF (no seeds) and a skipped method the mean only
+    assert [(row["name"], row["method"], row["seed"]) for row in all_rows[:3]] == [
+        ("baseline_gamma1.0_prop1_2", "finetuned", 1),
+        ("baseline_gamma1.0_prop1_2", "finetuned", 2),
+        ("baseline_gamma1.0_prop1_2", "finetuned", "mean"),
+    ]
+    rows = table.aggregated(all_rows)
     assert [(row["name"], row["method"]) for row in rows] == [
         ("baseline_gamma1.0_prop1_2", "finetuned"),
         ("accept_gamma2.0_prop1_3", "finetuned"),
@@ -323,8 +334,9 @@ def test_aggregate_writes_one_sorted_row_per_experiment_and_method(tmp_path):
     assert rows[3]["skipped"] == "no probabilities" and rows[3]["accuracy"] is None
     csv = pd.read_csv(out_csv)
     assert list(csv.columns) == table.COLUMNS
-    assert csv["method"].value_counts().to_dict() == {"finetuned": 3, "priorshift": 1, "tfidf_logreg": 1}
-    assert csv.loc[0, "accuracy"] == pytest.approx(0.6)
+    assert csv["method"].value_counts().to_dict() == {"finetuned": 9, "priorshift": 1, "tfidf_logreg": 1}
+    assert csv.loc[0, "accuracy"] == pytest.approx(0.6) and csv.loc[0, "seed"] == "1"
+    assert first["n_seeds"] == 2 and first["accuracy_seed_sd"] == 0.0 and rows[4]["n_seeds"] == 1
 
 
 def test_aggregate_refuses_the_same_experiment_and_method_twice(tmp_path):
@@ -378,7 +390,30 @@ def test_the_table_carries_mean_p_accept_and_its_interval(tmp_path):
     csv = pd.read_csv(out_csv)
     for column in ("mean_p_accept", "mean_p_accept_ci_lo", "mean_p_accept_ci_hi"):
         assert column in table.COLUMNS and column in csv.columns
-    finetuned, skipped = csv.iloc[0], csv.iloc[1]
+    means = csv[csv["seed"] == table.MEAN].reset_index()
+    finetuned, skipped = means.iloc[0], means.iloc[1]
     assert finetuned["mean_p_accept"] == pytest.approx(0.45)
     assert finetuned["mean_p_accept_ci_lo"] <= 0.45 <= finetuned["mean_p_accept_ci_hi"]
     assert pd.isna(skipped["mean_p_accept"])
+
+
+@pytest.mark.parametrize("trial", range(12))
+def test_every_resampled_metric_equals_scikit_learn_on_that_resample(trial):
+    rng = np.random.default_rng(trial)
+    n = int(rng.integers(2, 50))
+    labels = np.where(rng.random(n) < rng.random(), "Accept", "Reject").astype(object)
+    p_accept = np.round(rng.random(n), int(rng.integers(1, 3)))  # ties, and single-class resamples
+    preds = np.where(p_accept >= 0.5, "Accept", "Reject").astype(object)
+    preds[rng.random(n) < 0.1] = "invalid"
+    predictions = metrics.Predictions(tuple(f"p{i}" for i in range(n)), labels, preds, p_accept)
+    indices = metrics.bootstrap_indices(n, 15, seed=trial)
+    fast = metrics.resampled_metrics(predictions, indices, 7)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # scikit-learn warns on single-class resamples
+        slow = [
+            metrics.scalar_metrics(metrics.take(predictions, row), 7, metrics.CI_METRICS) for row in indices
+        ]
+    for name in metrics.CI_METRICS:
+        np.testing.assert_allclose(
+            fast[name], [row[name] for row in slow], rtol=1e-9, atol=1e-12, err_msg=name
+        )

@@ -39,10 +39,21 @@ def row(name, method="finetuned", rate=0.3, accuracy=0.7, skipped=None, **extra)
         "accept_fraction": 1 / int(prop[2:]),
         "variant": variant,
         "gamma": float(gamma),
+        "seed": "mean",
+        "n_seeds": 2,
         "skipped": skipped,
         **values,
         **extra,
     }
+
+
+def seed_rows(aggregated_row, spread=0.02):
+    """Return two training seeds' rows around an aggregated row's rate."""
+    rate = aggregated_row["predicted_acceptance_rate"]
+    return [
+        {**aggregated_row, "seed": seed, "n_seeds": 1, "predicted_acceptance_rate": rate + sign * spread}
+        for seed, sign in ((1, -1), (2, 1))
+    ]
 
 
 def table(priorshift_skipped=None):
@@ -60,7 +71,8 @@ def table(priorshift_skipped=None):
         row("accept_gamma2.0_prop1_4", "priorshift", rate=0.10, skipped=priorshift_skipped),
     ]
     tfidf = [row("baseline_gamma1.0_prop1_2", "tfidf_logreg", rate=0.35)]
-    return finetuned + shifted + tfidf
+    per_seed = [seed_row for aggregated_row in finetuned for seed_row in seed_rows(aggregated_row)]
+    return per_seed + finetuned + shifted + tfidf
 
 
 def test_gamma_curves_start_at_the_baseline_of_their_proportion_and_dash_the_prior_shift():
@@ -88,7 +100,12 @@ def test_gamma_figure_draws_every_curve_and_the_true_rate():
         table(), "predicted_acceptance_rate", TRUE_RATE, "true test acceptance rate"
     )
     accept_axis, reject_axis = figure.axes[:2]
-    labels = [line.get_label() for line in accept_axis.get_lines()]
+    dots = [line for line in accept_axis.get_lines() if line.get_label() == "_seed"]
+    assert [(list(d.get_xdata()), list(d.get_ydata())) for d in dots] == [
+        ([2.0, 2.0, 4.0, 4.0, 1.0, 1.0], pytest.approx([0.43, 0.47, 0.58, 0.62, 0.28, 0.32])),
+        ([2.0, 2.0], pytest.approx([0.23, 0.27])),
+    ]
+    labels = [line.get_label() for line in accept_axis.get_lines() if line.get_label() != "_seed"]
     assert labels == [
         "accept fraction 1/2, fine-tuned",
         "accept fraction 1/4, fine-tuned",
@@ -96,16 +113,16 @@ def test_gamma_figure_draws_every_curve_and_the_true_rate():
         "accept fraction 1/4, prior shift",
         "true test acceptance rate",
     ]
-    reference = accept_axis.get_lines()[-1]
-    assert list(reference.get_ydata()) == [TRUE_RATE, TRUE_RATE]
-    assert list(accept_axis.get_lines()[0].get_ydata()) == [0.30, 0.45, 0.60]
-    assert [line.get_linestyle() for line in accept_axis.get_lines()[:4]] == ["-", "-", "--", "--"]
+    lines = [line for line in accept_axis.get_lines() if line.get_label() != "_seed"]
+    assert list(lines[-1].get_ydata()) == [TRUE_RATE, TRUE_RATE]
+    assert list(lines[0].get_ydata()) == [0.30, 0.45, 0.60]
+    assert [line.get_linestyle() for line in lines[:4]] == ["-", "-", "--", "--"]
     assert len(accept_axis.collections) == 2  # CI bands of the fine-tuned curves only
     assert (
         accept_axis.get_xlabel().startswith("gamma")
         and accept_axis.get_ylabel() == "predicted acceptance rate"
     )
-    assert [line.get_label() for line in reject_axis.get_lines()][:2] == [
+    assert [line.get_label() for line in reject_axis.get_lines() if line.get_label() != "_seed"][:2] == [
         "accept fraction 1/2, fine-tuned",
         "accept fraction 1/2, prior shift",
     ]
@@ -194,10 +211,19 @@ def prediction_rows(p_accept, labels):
 
 def test_loss_and_calibration_curves_come_from_their_files():
     summaries = {
-        "accept_gamma2.0_prop1_2": {"loss_curve": [{"step": 20, "loss": 1.0}, {"step": 10, "loss": 2.0}]}
+        ("accept_gamma2.0_prop1_2", 2): {"loss_curve": [{"step": 10, "loss": 2.5}]},
+        ("accept_gamma2.0_prop1_2", 1): {
+            "loss_curve": [{"step": 20, "loss": 1.0}, {"step": 10, "loss": 2.0}]
+        },
     }
-    (loss,) = plot_series.loss_curves(table(), summaries)
-    assert (loss.panel, loss.label, loss.x, loss.y) == ("1_2", "accept gamma 2.0", [10.0, 20.0], [2.0, 1.0])
+    first, second = plot_series.loss_curves(table(), summaries)
+    assert (first.panel, first.label, first.x, first.y) == (
+        "1_2",
+        "accept gamma 2.0",
+        [10.0, 20.0],
+        [2.0, 1.0],
+    )
+    assert (second.label, second.y, second.color) == ("", [2.5], first.color)  # seed 2: same colour, no label
     labels = ["Accept", "Reject", "Accept", "Reject"]
     predictions = {
         "baseline_gamma1.0_prop1_2": prediction_rows([0.1, 0.2, 0.8, 0.9], labels),
@@ -222,34 +248,62 @@ def test_main_writes_every_plot_as_a_png_of_the_expected_size(tmp_path):
     (tmp_path / "all_metrics.json").write_text(json.dumps(rows))
     rng = np.random.default_rng(0)
     labels = list(np.where(rng.random(40) < 0.3, "Accept", "Reject"))
-    for name in {r["name"] for r in rows if r["method"] == "finetuned"}:
-        (tmp_path / "predictions").mkdir(exist_ok=True)
-        text = "".join(json.dumps(r) + "\n" for r in prediction_rows(list(rng.random(40)), labels))
-        (tmp_path / "predictions" / f"{name}.jsonl").write_text(text)
-        model_dir = tmp_path / "models" / name
-        model_dir.mkdir(parents=True)
-        curve = [{"step": step, "loss": 2.0 / step} for step in (1, 2, 3)]
-        (model_dir / "train_summary.json").write_text(json.dumps({"loss_curve": curve}))
+    runs, predictions, model_dirs = [], [], []
+    for name in sorted({r["name"] for r in rows if r["method"] == "finetuned"}):
+        for seed in (1, 2):
+            path = tmp_path / "predictions" / name / f"seed{seed}.jsonl"
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(
+                "".join(json.dumps(r) + "\n" for r in prediction_rows(list(rng.random(40)), labels))
+            )
+            model_dir = tmp_path / "models" / name / f"seed{seed}"
+            model_dir.mkdir(parents=True)
+            curve = [{"step": step, "loss": 2.0 / step} for step in (1, 2, 3)]
+            (model_dir / "train_summary.json").write_text(json.dumps({"loss_curve": curve}))
+            runs.append([name, seed])
+            predictions.append(str(path))
+            model_dirs.append(str(model_dir))
     outdir = tmp_path / "plots"
-    plots.main(
+    code = plots.main(
         [
-            "--all-metrics",
-            str(tmp_path / "all_metrics.json"),
-            "--predictions",
-            *sorted(map(str, (tmp_path / "predictions").iterdir())),
-            "--model-dirs",
-            *map(str, sorted((tmp_path / "models").iterdir())),
-            "--outdir",
-            str(outdir),
+            "--all-metrics", str(tmp_path / "all_metrics.json"), "--predictions", *predictions,
+            "--model-dirs", *model_dirs, "--runs", json.dumps(runs), "--outdir", str(outdir),
         ]
-    )
+    )  # fmt: skip
+    assert code == 0
     assert sorted(p.name for p in outdir.iterdir()) == sorted(FIGURES)
     sizes = {name: png_size(outdir / name) for name in FIGURES}
     assert sizes["acceptance_rate_vs_gamma.png"] == (1200, 500)
     assert sizes["mean_p_accept_vs_gamma.png"] == (1200, 500)
     assert sizes["heatmap_f1.png"] == (1200, 500)
     assert sizes["precision_recall.png"] == (800, 700)
-    assert sizes["training_loss.png"] == sizes["calibration.png"] == (1200, 900)
+    assert sizes["training_loss.png"] == sizes["calibration.png"] == sizes["seed_spread.png"] == (1200, 900)
+
+
+def test_seed_points_show_every_seed_beside_the_mean():
+    points = plot_series.seed_points(table(), "predicted_acceptance_rate")
+    assert {curve.panel for curve in points} == {"accept", "reject"}
+    reject = next(curve for curve in points if curve.panel == "reject")
+    assert (reject.x, reject.y) == ([2.0, 2.0, 1.0, 1.0], pytest.approx([0.18, 0.22, 0.28, 0.32]))
+    assert reject.marker == "." and reject.linestyle == "none" and reject.label == ""
+
+
+def test_seed_spread_figure_maps_the_between_seed_sd_of_each_experiment():
+    rows = [
+        dict(
+            r,
+            predicted_acceptance_rate_seed_sd=0.2 if r["name"].endswith("1_4") else 0.01,
+            mean_p_accept_seed_sd=0.03,
+        )
+        for r in table()
+    ]
+    props, columns, values = plot_series.heatmap_matrix(rows, "predicted_acceptance_rate_seed_sd")
+    assert props == ["1_2", "1_4"] and values[1, columns.index(("accept", 2.0))] == 0.2
+    figure = plot_drawing.draw_seed_spread(rows)
+    assert [axis.get_title() for axis in figure.axes[:2]] == [
+        "Between-seed SD of the predicted acceptance rate",
+        "Between-seed SD of the mean P(Accept)",
+    ]
 
 
 def test_the_plot_rule_declares_the_figures_and_every_caption_exists():

@@ -34,9 +34,11 @@ CLUSTER_START_TIMEOUT_S = 300
 FIXTURE_RUN_TIMEOUT_S = 240
 SUBSET_RUN_TIMEOUT_S = 480
 # The embedded default on two experiments that still reach every rule (the reject one has a prior-shift
-# counterpart; the baseline has none), on a smaller corpus and one epoch.
+# counterpart; the baseline has none), two training seeds each, on a smaller corpus and one epoch.
 SUBSET_EXPERIMENTS = ("baseline_gamma1.0_prop1_2", "reject_gamma2.0_prop1_8")
+SUBSET_SEEDS = [1, 2]
 SUBSET_CONFIG = {
+    "seeds": SUBSET_SEEDS,
     "experiments": [
         {"name": "baseline_gamma1.0_prop1_2", "prop": "1_2", "variant": "baseline", "gamma": 1.0},
         {"name": "reject_gamma2.0_prop1_8", "prop": "1_8", "variant": "reject", "gamma": 2.0},
@@ -242,8 +244,8 @@ def test_embedded_subset_through_slurm_gives_the_metrics_of_a_local_run(subset_r
         relative = local_file.relative_to(local_dir)
         assert_same_numbers(json.loads(local_file.read_text()), json.loads((slurm_dir / relative).read_text()),
                             where=str(relative), tolerance=METRIC_TOLERANCE)  # fmt: skip
-    for name in SUBSET_EXPERIMENTS:
-        relative = Path("results") / "predictions" / f"{name}.jsonl"
+    for name, seed in ((name, seed) for name in SUBSET_EXPERIMENTS for seed in SUBSET_SEEDS):
+        relative = Path("results") / "predictions" / name / f"seed{seed}.jsonl"
         local_rows = [json.loads(line) for line in (local_dir / relative).read_text().splitlines()]
         slurm_rows = [json.loads(line) for line in (slurm_dir / relative).read_text().splitlines()]
         assert_same_numbers(local_rows, slurm_rows, where=str(relative), tolerance=P_ACCEPT_TOLERANCE)

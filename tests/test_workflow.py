@@ -15,16 +15,18 @@ from snakemake_runner import (
     write_config_overlay,
 )
 
-# Jobs of the 19-experiment grid: one dataset per proportion, one chain per experiment, the reference
-# baselines (18 prior-shift counterparts, 19 classical classifiers), and the aggregate stages. One evaluate
-# rule scores all three methods: 19 fine-tuned + 18 prior-shift + 19 TF-IDF.
+# Jobs of the 19-experiment grid with 3 training seeds: one dataset per proportion, one train -> infer chain
+# per experiment and seed, the reference baselines (18 x 3 prior-shift counterparts, 19 deterministic
+# classical classifiers), and the aggregate stages. One evaluate job per experiment and method scores all its
+# seeds: 19 fine-tuned + 18 prior-shift + 19 TF-IDF.
+SEEDS = 3
 GRID_JOBS = {
     "make_dataset": 4,
     "make_test_set": 1,
-    "train": 19,
-    "infer": 19,
+    "train": 19 * SEEDS,
+    "infer": 19 * SEEDS,
     "evaluate": 19 + 18 + 19,
-    "priorshift": 18,
+    "priorshift": 18 * SEEDS,
     "tfidf_logreg": 19,
     "aggregate": 1,
     "hypotheses": 1,
@@ -47,7 +49,11 @@ def test_dry_run_of_demo_config_also_builds_the_embedded_model_and_corpus(workdi
     assert dict(jobs) == {**GRID_JOBS, "make_corpus": 1, "build_tiny_model": 1}
 
 
-def test_single_target_plans_only_its_own_chain(workdir):
+def test_the_production_config_trains_three_seeds():
+    assert load_config()["seeds"] == [1, 2, 3]
+
+
+def test_an_experiment_target_plans_its_seeds_chains(workdir):
     jobs = dry_run_jobs(
         workdir, "results/metrics/accept_gamma2.0_prop1_3.json", "--configfile", "config/demo.yaml"
     )
@@ -56,10 +62,34 @@ def test_single_target_plans_only_its_own_chain(workdir):
         "build_tiny_model": 1,
         "make_dataset": 1,
         "make_test_set": 1,
-        "train": 1,
-        "infer": 1,
+        "train": SEEDS,
+        "infer": SEEDS,
         "evaluate": 1,
     }
+
+
+def test_a_single_seed_is_one_target_that_trains_only_its_chain(workdir):
+    jobs = dry_run_jobs(
+        workdir, "results/metrics/accept_gamma2.0_prop1_3/seed2.json", "--configfile", "config/demo.yaml"
+    )
+    assert dict(jobs) == {
+        "make_corpus": 1,
+        "build_tiny_model": 1,
+        "make_dataset": 1,
+        "make_test_set": 1,
+        "train": 1,
+        "infer": 1,
+        "evaluate_run": 1,
+    }
+
+
+def test_a_training_seed_set_in_the_train_section_is_refused(workdir, tmp_path):
+    overlay = write_config_overlay(tmp_path / "seed.yaml", {"train": {"seed": 7}})
+    process = run_snakemake(workdir, "-n", "--configfile", str(overlay), check=False)
+    assert process.returncode != 0
+    assert (
+        "invalid config: train.seed is set by the top-level list `seeds`" in process.stdout + process.stderr
+    )
 
 
 def test_an_experiment_that_is_not_configured_is_no_target(workdir):

@@ -1,4 +1,5 @@
-"""Evaluate one prediction file: every metric with paired-bootstrap intervals, as results/metrics/{exp}.json."""
+"""Evaluate one experiment and method: every metric of each training seed's predictions with its test-set
+interval, and their mean over the seeds with a two-level (seeds, then test papers) bootstrap interval."""
 
 from __future__ import annotations
 
@@ -8,30 +9,38 @@ import sys
 import time
 from pathlib import Path
 
-from wlf.errors import one_line_errors
-from wlf.evaluation import metrics
+from wlf.errors import InputError, one_line_errors
+from wlf.evaluation import metrics, seeds
 from wlf.evaluation.predictions import read_predictions
 from wlf.experiments import METHODS, parse_experiment_json
 from wlf.files import check_output_paths, write_json
 from wlf.settings import resolve_json
 
 
-def skip_reason(status_path: str | Path | None) -> str | None:
+def skip_reason(status_paths: list[str]) -> str | None:
     """Return why the predictions were not made (a status sidecar's "skipped"), or None when they were."""
-    if status_path is None:
-        return None
-    return json.loads(Path(status_path).read_text()).get("skipped")
+    reasons = {json.loads(Path(path).read_text()).get("skipped") for path in status_paths} - {None}
+    return "; ".join(sorted(reasons)) if reasons else None
 
 
 def parse_args(argv=None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--predictions", required=True, help="prediction JSONL of one experiment and method")
+    parser.add_argument(
+        "--predictions", nargs="+", required=True, help="prediction JSONL of each training seed (one if none)"
+    )
+    parser.add_argument(
+        "--seeds",
+        nargs="*",
+        type=int,
+        default=None,
+        help="the training seed of each prediction file, in order",
+    )
     parser.add_argument("--experiment", required=True, help='JSON {"name", "prop", "variant", "gamma"}')
     parser.add_argument("--settings", default="{}", help="JSON of config `evaluate`")
     parser.add_argument("--output", required=True, help="metrics JSON to write")
     parser.add_argument("--method", default=METHODS[0], choices=METHODS)
     parser.add_argument(
-        "--status", default=None, help='sidecar JSON {"skipped": reason|null} of the predictions'
+        "--status", nargs="*", default=[], help='sidecar JSON {"skipped": reason|null} of the predictions'
     )
     return parser.parse_args(argv)
 
@@ -42,20 +51,24 @@ def main(argv=None) -> int:
     check_output_paths(files=[args.output])
     settings = resolve_json("evaluation", args.settings, "evaluate")
     experiment = parse_experiment_json(args.experiment).record()
-    header = {"experiment": experiment, "method": args.method, "predictions": str(args.predictions)}
+    seed_list = args.seeds if args.seeds else [None] * len(args.predictions)
+    if len(seed_list) != len(args.predictions):
+        raise InputError(f"--seeds gives {len(seed_list)} seeds for {len(args.predictions)} prediction files")
+    header = {"experiment": experiment, "method": args.method, "predictions": args.predictions}
     reason = skip_reason(args.status)
     if reason is not None:
-        write_json(args.output, {**header, "skipped": reason})
+        write_json(args.output, {**header, "seeds": seed_list, "skipped": reason})
         print(f"{experiment['name']} ({args.method}): skipped: {reason}", file=sys.stderr)
         return 0
-    predictions = metrics.predictions_from_rows(read_predictions(args.predictions))
+    predictions = [metrics.predictions_from_rows(read_predictions(path)) for path in args.predictions]
+    seeds.check_same_papers(predictions, args.predictions)
     started = time.perf_counter()
-    result = {**header, **metrics.evaluate_predictions(predictions, settings)}
+    result = {**header, **seeds.evaluate_seeds(predictions, seed_list, settings, experiment["name"])}
     write_json(args.output, result)
+    rate, sd = result["predicted_acceptance_rate"], result["seed_sd"]["predicted_acceptance_rate"]
     print(
-        f"{experiment['name']} ({args.method}): n={result['n']} accuracy={result['accuracy']:.3f} "
-        f"predicted acceptance rate={result['predicted_acceptance_rate']:.3f} "
-        f"mean P(Accept)={'none' if result['mean_p_accept'] is None else format(result['mean_p_accept'], '.3f')} "
+        f"{experiment['name']} ({args.method}, {len(seed_list)} seed(s)): accuracy={result['accuracy']:.3f} "
+        f"predicted acceptance rate={rate:.3f} (between-seed SD {'-' if sd is None else format(sd, '.3f')}) "
         f"({settings['bootstrap_resamples']} resamples in {time.perf_counter() - started:.1f} s)",
         file=sys.stderr,
     )

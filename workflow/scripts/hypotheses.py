@@ -15,42 +15,48 @@ import json
 import sys
 from pathlib import Path
 
-from wlf.errors import one_line_errors
+from wlf.errors import InputError, one_line_errors
 from wlf.evaluation.hypotheses_report import markdown
 from wlf.evaluation.hypothesis_tests import run_hypotheses
 from wlf.evaluation.metrics import Predictions, predictions_from_rows
 from wlf.evaluation.predictions import check_same_papers, read_predictions
 from wlf.files import check_output_paths, json_text, write_together
-from wlf.settings import resolve_json
+from wlf.settings import resolve_json, resolve_object
 
 
-def read_prediction_sets(
-    paths: list[str], reference: tuple[str, list[dict]] | None
-) -> dict[str, Predictions]:
-    """Return {experiment name (the file's stem): predictions} of the non-empty files, all on one test set.
+def read_runs(
+    paths: list[str], runs: list, reference: tuple[str, list[dict]] | None
+) -> dict[str, list[Predictions]]:
+    """Return {experiment name: predictions of each seed} of the non-empty files, all on one test set.
 
-    reference: (path, rows) that every file must match paper for paper; the first file when None.
+    runs: [name, seed] of each file, in order; reference: (path, rows) that every file must match paper for
+    paper (the first file when None).
     """
-    sets = {}
-    for path in paths:
+    if len(runs) != len(paths) or not all(isinstance(run, list) and len(run) == 2 for run in runs):
+        raise InputError(f"--runs must give one [name, seed] pair per prediction file ({len(paths)} files)")
+    sets: dict[str, list[Predictions]] = {}
+    for path, (name, _seed) in zip(paths, runs, strict=True):
         rows = read_predictions(path, allow_empty=True)
         if not rows:  # a skipped counterpart: its reason is in the metrics table
             continue
         if reference is None:
             reference = (path, rows)
         check_same_papers(reference[1], rows, reference[0], path)
-        sets[Path(path).stem] = predictions_from_rows(rows)
+        sets.setdefault(name, []).append(predictions_from_rows(rows))
     return sets
 
 
 def hypotheses_of_files(
-    table: list[dict], prediction_paths: list[str], priorshift_paths: list[str], settings: dict
+    table: list[dict], predictions: tuple[list[str], list], priorshift: tuple[list[str], list], settings: dict
 ) -> dict:
-    """Return the hypothesis tests of the table's experiments, read from their prediction files."""
-    predictions = read_prediction_sets(prediction_paths, None)
-    first = prediction_paths[0]
-    priorshift = read_prediction_sets(priorshift_paths, (first, read_predictions(first)))
-    return run_hypotheses(table, predictions, priorshift, settings)
+    """Return the hypothesis tests of the table's experiments, read from their prediction files.
+
+    predictions, priorshift: (files, [name, seed] of each file) of the fine-tuned runs and their counterparts.
+    """
+    finetuned = read_runs(*predictions, None)
+    first = predictions[0][0]
+    shifted = read_runs(*priorshift, (first, read_predictions(first)))
+    return run_hypotheses(table, finetuned, shifted, settings)
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -58,8 +64,18 @@ def parse_args(argv=None) -> argparse.Namespace:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--all-metrics", required=True, help="results/metrics/all_metrics.json")
-    parser.add_argument("--predictions", nargs="+", required=True, help="the fine-tuned {name}.jsonl files")
-    parser.add_argument("--priorshift", nargs="*", default=[], help="the prior-shift {name}.jsonl files")
+    parser.add_argument(
+        "--predictions", nargs="+", required=True, help="the fine-tuned runs' prediction files"
+    )
+    parser.add_argument(
+        "--runs", required=True, help="JSON list: [experiment name, seed] of each --predictions file"
+    )
+    parser.add_argument(
+        "--priorshift", nargs="*", default=[], help="the prior-shift counterparts' prediction files"
+    )
+    parser.add_argument(
+        "--priorshift-runs", default="[]", help="JSON list: [name, seed] of each --priorshift file"
+    )
     parser.add_argument("--settings", default="{}", help="JSON of config `evaluate` (bootstrap settings)")
     parser.add_argument("--output-json", required=True)
     parser.add_argument("--output-md", required=True)
@@ -72,7 +88,12 @@ def main(argv=None) -> int:
     check_output_paths(files=[args.output_json, args.output_md])
     settings = resolve_json("evaluation", args.settings, "evaluate")
     table = json.loads(Path(args.all_metrics).read_text())
-    result = hypotheses_of_files(table, args.predictions, args.priorshift, settings)
+    result = hypotheses_of_files(
+        table,
+        (args.predictions, resolve_object(args.runs, "--runs", list, "list")),
+        (args.priorshift, resolve_object(args.priorshift_runs, "--priorshift-runs", list, "list")),
+        settings,
+    )
     write_together({args.output_json: json_text(result), args.output_md: markdown(result)})
     for key, hypothesis in result["hypotheses"].items():
         for outcome, tested in hypothesis["outcomes"].items():

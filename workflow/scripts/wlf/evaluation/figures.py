@@ -14,6 +14,7 @@ FIGURES = {
     "heatmap_predicted_acceptance_rate.png": ("3 Heatmaps", "heatmaps.rst"),
     "heatmap_accuracy.png": ("3 Heatmaps", "heatmaps.rst"),
     "heatmap_f1.png": ("3 Heatmaps", "heatmaps.rst"),
+    "seed_spread.png": ("4 Diagnostics", "seed_spread.rst"),
     "training_loss.png": ("4 Diagnostics", "training_loss.rst"),
     "calibration.png": ("4 Diagnostics", "calibration.rst"),
 }

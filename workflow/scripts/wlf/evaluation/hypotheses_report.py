@@ -25,9 +25,28 @@ def fmt_with_ci(value: float | None, ci: list[float] | None, digits: int = 3) ->
     return "—" if value is None and ci is None else f"{fmt(value, digits)} {fmt_ci(ci)}"
 
 
-def verdict_cell(tested: dict) -> str:
-    """Return a verdict in bold, or why the outcome has none (e.g. no probabilities in generate mode)."""
-    return f"**{tested['verdict']}**" if tested["verdict"] is not None else tested["summary"]
+def verdict_cell(tested: dict, seeds: dict | None = None) -> str:
+    """Return a verdict in bold, or why the outcome has none (e.g. no probabilities in generate mode); with one
+    training seed it says that the seed variance was not estimated."""
+    if tested["verdict"] is None:
+        return tested["summary"]
+    caveat = " (seed variance not estimated)" if seeds is not None and not seeds["estimated"] else ""
+    return f"**{tested['verdict']}**{caveat}"
+
+
+def uncertainty_sentence(seeds: dict) -> str:
+    """Return what the intervals cover: training seeds and test papers, or test papers alone with one seed."""
+    counts = "/".join(str(count) for count in seeds["counts"])
+    if not seeds["estimated"]:
+        return (
+            "One training seed per experiment: the intervals cover the test-set sampling only, and every verdict "
+            "says that the seed variance was not estimated (add seeds to the config's `seeds`)."
+        )
+    return (
+        f"{counts} training seeds per experiment: each estimate is the mean over the seeds, and its interval is "
+        "a two-level bootstrap (seeds resampled within the experiment, then test papers), so it covers both the "
+        "randomness of training and the sampling of test papers."
+    )
 
 
 def summary_lines(result: dict) -> list[str]:
@@ -39,6 +58,7 @@ def summary_lines(result: dict) -> list[str]:
         "",
         f"{result['n_test_papers']} test papers; paired percentile bootstrap, {settings['bootstrap_resamples']} "
         f"resamples (seed {settings['bootstrap_seed']}), {settings['confidence']:.0%} intervals. "
+        f"{uncertainty_sentence(result['seeds'])} "
         "Two outcomes, tested with the same resamples: the predicted acceptance rate (the fraction of test "
         "papers predicted Accept) and the mean P(Accept) (the mean probability of Accept, threshold-free). "
         "A rate at 0 or 1 cannot move further, while the probabilities underneath it still can: a group with "
@@ -48,7 +68,9 @@ def summary_lines(result: dict) -> list[str]:
         "| --- | --- | " + " | ".join("---" for _ in labels) + " |",
     ]
     for key, hypothesis in result["hypotheses"].items():
-        cells = " | ".join(verdict_cell(tested) for tested in hypothesis["outcomes"].values())
+        cells = " | ".join(
+            verdict_cell(tested, result["seeds"]) for tested in hypothesis["outcomes"].values()
+        )
         lines.append(f"| {key} | {hypothesis['statement']} | {cells} |")
     return lines
 
@@ -174,6 +196,36 @@ def priorshift_lines(shift: dict) -> list[str]:
     return lines
 
 
+def seed_lines(seeds: dict, outcomes: dict) -> list[str]:
+    """Return, per experiment, each seed's value, the between-seed SD and which spread dominates the interval."""
+    lines = [
+        "",
+        "## Training seeds and test papers: which spread dominates",
+        "",
+        uncertainty_sentence(seeds),
+        "",
+    ]
+    keys = [key for key in outcomes if any(key in e for e in seeds["experiments"])]
+    lines += [
+        "Per experiment and outcome: each seed's value, the between-seed SD, and the variance of the seed-mean due "
+        "to seeds (SD² / seeds) against that due to test papers (bootstrap over papers alone); the larger "
+        "dominates the interval.",
+        "",
+        "| experiment | outcome | seeds' values | between-seed SD | seed variance | test-set variance | dominant |",
+        "| --- | --- | --- | --- | --- | --- | --- |",
+    ]
+    for entry in seeds["experiments"]:
+        for key in keys:
+            spread = entry[key]
+            values = ", ".join(fmt(v) for v in spread["seed_points"])
+            variance = spread["variance"]
+            lines.append(
+                f"| {entry['name']} | {outcomes[key]['label']} | {values} | {fmt(spread['seed_sd'])} | "
+                f"{fmt(variance['seed'], 5)} | {fmt(variance['test_set'], 5)} | {variance['dominant']} |"
+            )
+    return lines
+
+
 def markdown(result: dict) -> str:
     """Return the hypotheses as a Markdown report: verdicts first, then the evidence tables and the rules."""
     outcomes = result["outcomes"]
@@ -182,6 +234,7 @@ def markdown(result: dict) -> str:
         lines += direction_lines(key, result["hypotheses"][key], outcomes)
     lines += interaction_lines(result["hypotheses"]["H4"], outcomes)
     lines += priorshift_lines(result["priorshift"])
+    lines += seed_lines(result["seeds"], outcomes)
     lines += ["", "## Verdict rules", ""]
     lines += [f"- **{name}**: {rule}" for name, rule in result["verdict_rules"].items()]
     return "\n".join(lines) + "\n"

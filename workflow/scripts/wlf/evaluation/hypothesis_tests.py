@@ -22,9 +22,10 @@ import numpy as np
 from scipy import stats
 
 from wlf.errors import InputError
-from wlf.evaluation import metrics
+from wlf.evaluation import metrics, seeds
 from wlf.evaluation.outcomes import OUTCOMES, Estimate, Outcome, estimate, missing_reason
 from wlf.evaluation.priorshift import priorshift_comparisons
+from wlf.evaluation.table import aggregated
 from wlf.evaluation.verdicts import (
     VERDICT_RULES,
     combine,
@@ -52,7 +53,8 @@ class Run:
     variant: str
     gamma: float
     accept_fraction: float
-    predictions: metrics.Predictions
+    predictions: list[metrics.Predictions]  # one per training seed
+    draws: np.ndarray  # the run's seed draws (seeds.seed_draws)
     estimates: dict[str, Estimate]
 
     @property
@@ -62,14 +64,16 @@ class Run:
 
 def build_runs(
     rows: list[dict],
-    predictions: dict[str, metrics.Predictions],
+    predictions: dict[str, list[metrics.Predictions]],
     indices: np.ndarray,
     outcomes: Iterable[Outcome],
+    bootstrap_seed: int,
 ) -> dict[str, Run]:
-    """Return {name: Run} of the fine-tuned table rows, each with its predictions and its outcome estimates."""
+    """Return {name: Run} of the fine-tuned table rows, each with its seeds' predictions and outcome estimates."""
     runs: dict[str, Run] = {}
     for row in rows:
         run_predictions = predictions[row["name"]]
+        draws = seeds.seed_draws(len(run_predictions), len(indices), bootstrap_seed, row["name"])
         runs[row["name"]] = Run(
             name=row["name"],
             prop=row["prop"],
@@ -77,7 +81,8 @@ def build_runs(
             gamma=float(row["gamma"]),
             accept_fraction=float(row["accept_fraction"]),
             predictions=run_predictions,
-            estimates={o.key: estimate(run_predictions, o, indices) for o in outcomes},
+            draws=draws,
+            estimates={o.key: estimate(run_predictions, o, indices, draws) for o in outcomes},
         )
     return runs
 
@@ -308,22 +313,24 @@ def untested_hypotheses(reason: str) -> dict:
 
 def run_hypotheses(
     table: list[dict],
-    predictions: dict[str, metrics.Predictions],
-    priorshift: dict[str, metrics.Predictions],
+    predictions: dict[str, list[metrics.Predictions]],
+    priorshift: dict[str, list[metrics.Predictions]],
     settings: dict,
 ) -> dict:
     """Return every hypothesis test on every outcome and the prior-shift comparisons as one JSON-ready dict.
 
-    predictions: the fine-tuned predictions by experiment name, all on the same test papers in the same order;
-    priorshift: the prior-shift counterparts that were not skipped, by experiment name.
+    predictions: each fine-tuned experiment's predictions, one per training seed, by experiment name, all on the
+    same test papers in the same order; priorshift: the prior-shift counterparts that were not skipped, alike.
     """
-    finetuned = [row for row in table if row["method"] == FINETUNED and not row.get("skipped")]
+    finetuned = [row for row in aggregated(table) if row["method"] == FINETUNED and not row.get("skipped")]
     if not finetuned:
         raise InputError("the metrics table has no fine-tuned experiment")
-    n_papers = predictions[finetuned[0]["name"]].n
+    n_papers = predictions[finetuned[0]["name"]][0].n
     indices = metrics.bootstrap_indices(n_papers, settings["bootstrap_resamples"], settings["bootstrap_seed"])
-    missing = {o.key: missing_reason(o, [predictions[row["name"]] for row in finetuned]) for o in OUTCOMES}
-    runs = build_runs(finetuned, predictions, indices, [o for o in OUTCOMES if missing[o.key] is None])
+    all_predictions = [p for row in finetuned for p in predictions[row["name"]]]
+    missing = {o.key: missing_reason(o, all_predictions) for o in OUTCOMES}
+    available = [o for o in OUTCOMES if missing[o.key] is None]
+    runs = build_runs(finetuned, predictions, indices, available, settings["bootstrap_seed"])
     confidence = settings["confidence"]
     baseline = next((run for run in runs.values() if run.variant == "baseline"), None)
     by_outcome = {
@@ -335,6 +342,7 @@ def run_hypotheses(
     return {
         "settings": settings,
         "n_test_papers": int(n_papers),
+        "seeds": seeds.seed_summary(runs.values(), available),
         "outcomes": {
             o.key: {"label": o.label, "available": missing[o.key] is None, "note": missing[o.key]}
             for o in OUTCOMES
@@ -347,6 +355,14 @@ def run_hypotheses(
             }
             for key, statement in STATEMENTS.items()
         },
-        "priorshift": priorshift_comparisons(runs.values(), table, priorshift, indices, confidence, baseline),
+        "priorshift": priorshift_comparisons(
+            runs.values(),
+            aggregated(table),
+            priorshift,
+            indices,
+            settings["bootstrap_seed"],
+            confidence,
+            baseline,
+        ),
         "verdict_rules": VERDICT_RULES,
     }

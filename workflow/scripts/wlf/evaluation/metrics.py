@@ -23,6 +23,7 @@ from sklearn.metrics import (
     roc_auc_score,
 )
 
+from wlf.evaluation import resampling
 from wlf.labels import ACCEPT, INVALID, REJECT
 
 LABEL_METRICS = (
@@ -203,18 +204,20 @@ def bootstrap_indices(n: int, resamples: int, seed: int) -> np.ndarray:
 def resampled_metrics(
     predictions: Predictions, indices: np.ndarray, ece_bins: int, names=CI_METRICS
 ) -> dict[str, np.ndarray]:
-    """Return metric -> its value on each bootstrap resample (rows of indices); NaN where undefined."""
-    values = {}
-    for name in names:
-        if name in PROBABILITY_METRICS and predictions.p_accept is None:
-            values[name] = np.full(len(indices), np.nan)
-        elif name in PER_PAPER_INDICATORS:
-            values[name] = PER_PAPER_INDICATORS[name](predictions)[indices].mean(axis=1)
-    rest = [name for name in names if name not in values]
-    if rest:
-        per_resample = [scalar_metrics(take(predictions, row), ece_bins, rest) for row in indices]
-        values.update({name: np.array([row[name] for row in per_resample]) for name in rest})
-    return {name: values[name] for name in names}
+    """Return metric -> its value on each bootstrap resample (rows of indices); NaN where undefined.
+
+    All resamples at once (wlf.evaluation.resampling); equal, resample by resample, to scalar_metrics of take().
+    """
+    values: dict[str, np.ndarray] = {}
+    if set(names) & set(LABEL_METRICS):
+        values.update(resampling.label_metrics(predictions.labels, predictions.preds, indices))
+    if set(names) & set(PROBABILITY_METRICS):
+        if predictions.p_accept is None:
+            values.update({name: np.full(len(indices), np.nan) for name in PROBABILITY_METRICS})
+        else:
+            is_accept = predictions.labels == ACCEPT
+            values.update(resampling.probability_metrics(is_accept, predictions.p_accept, indices, ece_bins))
+    return {name: np.asarray(values[name], dtype=float) for name in names}
 
 
 def percentile_interval(values: np.ndarray, confidence: float) -> list[float] | None:

@@ -5,9 +5,11 @@ on every bootstrap resample.
   gets the same answer);
 - mean P(Accept): the mean over test papers of p_accept (threshold-free; absent in generate mode).
 
-Both are means of a per-paper value (wlf.evaluation.metrics.PER_PAPER_INDICATORS), so one resample's value is the
-mean over its paper indices. This module is the one place that turns predictions into resampled arrays; the
-hypothesis tests and the verdicts only see the arrays.
+Both are means of a per-paper value (wlf.evaluation.metrics.PER_PAPER_INDICATORS), so one resample's value on one
+seed's predictions is the mean over its paper indices. An experiment's estimate is the mean over its training
+seeds, resampled on two levels (wlf.evaluation.seeds): seeds within the experiment, then test papers shared by
+all experiments. This module is the one place that turns predictions into resampled arrays; the hypothesis tests
+and the verdicts only see the arrays.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from wlf.evaluation import metrics
+from wlf.evaluation import metrics, seeds
 
 RATE, MEAN_P = "predicted_acceptance_rate", "mean_p_accept"
 
@@ -40,10 +42,14 @@ OUTCOME_BY_KEY = {outcome.key: outcome for outcome in OUTCOMES}
 
 @dataclass(frozen=True)
 class Estimate:
-    """One experiment's value of one outcome: the point estimate and its value on each bootstrap resample."""
+    """One experiment's value of one outcome: the mean over seeds and its value on each two-level resample,
+    with each seed's value, the between-seed SD and the variance split (None where there is one seed)."""
 
     point: float
     resampled: np.ndarray
+    seed_points: tuple[float, ...] = ()
+    seed_sd: float | None = None
+    variance: dict | None = None
 
 
 def missing_reason(outcome: Outcome, predictions: list[metrics.Predictions]) -> str | None:
@@ -53,7 +59,18 @@ def missing_reason(outcome: Outcome, predictions: list[metrics.Predictions]) -> 
     return None
 
 
-def estimate(predictions: metrics.Predictions, outcome: Outcome, indices: np.ndarray) -> Estimate:
-    """Return the outcome's point value and its value on each resample (rows of indices, shared by experiments)."""
-    values = metrics.PER_PAPER_INDICATORS[outcome.key](predictions)
-    return Estimate(point=float(values.mean()), resampled=values[indices].mean(axis=1))
+def estimate(
+    predictions: list[metrics.Predictions], outcome: Outcome, indices: np.ndarray, draws: np.ndarray
+) -> Estimate:
+    """Return the outcome's estimate from each seed's predictions: paper indices (rows of indices) are shared by
+    every experiment, seed draws (rows of draws, seeds.seed_draws) are the experiment's own."""
+    values = [metrics.PER_PAPER_INDICATORS[outcome.key](seed_predictions) for seed_predictions in predictions]
+    per_seed_points = [float(v.mean()) for v in values]
+    per_seed_resampled = np.stack([v[indices].mean(axis=1) for v in values])
+    return Estimate(
+        point=float(np.mean(per_seed_points)),
+        resampled=seeds.two_level(per_seed_resampled, draws),
+        seed_points=tuple(per_seed_points),
+        seed_sd=seeds.seed_sd(per_seed_points),
+        variance=seeds.variance_split(per_seed_points, per_seed_resampled),
+    )

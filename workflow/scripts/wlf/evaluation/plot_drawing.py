@@ -26,8 +26,10 @@ from wlf.evaluation.plot_series import (
     panel_props,
     precision_recall_points,
     prop_label,
+    seed_points,
     skipped_note,
     true_acceptance_rate,
+    usable,
 )
 from wlf.experiments import FINETUNED, PRIORSHIFT, format_gamma
 from wlf.files import write_together
@@ -36,6 +38,8 @@ DPI = 100
 WIDE = (12.0, 5.0)  # inches; at DPI 100 a 1200 x 500 pixel image
 SQUARE = (8.0, 7.0)
 GRID = (12.0, 9.0)
+# The outcomes whose between-seed spread gets a figure
+SPREAD_METRICS = ("predicted_acceptance_rate", "mean_p_accept")
 
 
 def plot_curve(axis, curve: Curve, **style) -> None:
@@ -54,8 +58,10 @@ def plot_curve(axis, curve: Curve, **style) -> None:
 def draw_gamma_figure(
     rows: list[dict], metric: str, reference: float | None, reference_label: str, confidence: float = 0.95
 ):
-    """Return a two-panel figure (accept-weighted | reject-weighted) of metric against gamma."""
+    """Return a two-panel figure (accept-weighted | reject-weighted) of metric against gamma: the mean over seeds
+    with its two-level band, each seed as a small point, the prior shift dashed."""
     curves = gamma_curves(rows, metric)
+    points = seed_points(rows, metric)
     missing = missing_note(rows, metric)
     figure = Figure(figsize=WIDE, dpi=DPI, layout="constrained")
     axes = figure.subplots(1, 2, sharey=True)
@@ -65,6 +71,11 @@ def draw_gamma_figure(
             plot_curve(axis, curve)
             if curve.lo:
                 axis.fill_between(curve.x, curve.lo, curve.hi, color=curve.color, alpha=0.15, linewidth=0)
+        for curve in (c for c in points if c.panel == variant):
+            axis.plot(
+                curve.x, curve.y, color=curve.color, linestyle="none", marker=".", markersize=4, alpha=0.7,
+                label="_seed",  # a leading underscore keeps the dots out of the legend
+            )  # fmt: skip
         if missing:
             axis.text(0.5, 0.5, missing, ha="center", va="center", transform=axis.transAxes, fontsize=9)
             axis.set_ylim(0.0, 1.0)  # no finite point to scale the axes from
@@ -84,7 +95,8 @@ def draw_gamma_figure(
         axes[1].legend(handles, labels, fontsize=8, loc="best")
     title = (
         f"{METRIC_LABELS[metric][:1].upper()}{METRIC_LABELS[metric][1:]} against gamma "
-        f"(bands: {confidence:.0%} bootstrap CI; dashed: prior shift)"
+        f"(lines: mean over training seeds, dots: each seed; bands: {confidence:.0%} two-level bootstrap CI over "
+        "seeds and test papers; dashed: prior shift)"
     )
     note = skipped_note(rows, PRIORSHIFT)
     if note:
@@ -95,12 +107,13 @@ def draw_gamma_figure(
     return figure
 
 
-def draw_heatmap(rows: list[dict], metric: str):
-    """Return a proportion x (variant, gamma) heatmap of the fine-tuned metric, each cell labelled."""
+def draw_heatmap(rows: list[dict], metric: str, axis=None, vmax: float = 1.0, title: str | None = None):
+    """Return a proportion x (variant, gamma) heatmap of the fine-tuned metric, each cell labelled (drawn into
+    axis when given, else into a figure of its own)."""
     props, columns, values = heatmap_matrix(rows, metric)
-    figure = Figure(figsize=WIDE, dpi=DPI, layout="constrained")
-    axis = figure.subplots()
-    image = axis.imshow(np.ma.masked_invalid(values), cmap="viridis", aspect="auto", vmin=0.0, vmax=1.0)
+    figure = axis.figure if axis is not None else Figure(figsize=WIDE, dpi=DPI, layout="constrained")
+    axis = axis if axis is not None else figure.subplots()
+    image = axis.imshow(np.ma.masked_invalid(values), cmap="viridis", aspect="auto", vmin=0.0, vmax=vmax)
     axis.set_facecolor("#DDDDDD")  # experiments that were not run
     axis.set_xticks(range(len(columns)), [f"{v}\ngamma {format_gamma(g)}" for v, g in columns], fontsize=8)
     axis.set_yticks(range(len(props)), [prop_label(p) for p in props])
@@ -116,11 +129,31 @@ def draw_heatmap(rows: list[dict], metric: str):
                 ha="center",
                 va="center",
                 fontsize=9,
-                color="black" if value > 0.6 else "white",
+                color="black" if value > 0.6 * vmax else "white",
             )
-    figure.colorbar(image, ax=axis, label=METRIC_LABELS[metric])
-    axis.set_title(f"Fine-tuned {METRIC_LABELS[metric]} by training mix, variant and gamma (grey: not run)")
+    figure.colorbar(image, ax=axis, label=METRIC_LABELS.get(metric, metric))
+    label = METRIC_LABELS.get(metric, metric)
+    axis.set_title(title or f"Fine-tuned {label} by training mix, variant and gamma (grey: not run)")
     return figure
+
+
+def draw_seed_spread(rows: list[dict]):
+    """Return heatmaps of the between-seed SD of both outcomes: where training is unstable."""
+    figure = Figure(figsize=(12.0, 9.0), dpi=DPI, layout="constrained")
+    axes = figure.subplots(2, 1)
+    sds = [_sd_values(rows, f"{m}_seed_sd") for m in SPREAD_METRICS]
+    vmax = max([0.05, *(value for values in sds for value in values)])
+    for axis, metric in zip(axes, SPREAD_METRICS, strict=True):
+        draw_heatmap(rows, f"{metric}_seed_sd", axis, vmax, f"Between-seed SD of the {METRIC_LABELS[metric]}")
+    n_seeds = sorted({int(row["n_seeds"]) for row in usable(rows, FINETUNED) if row.get("n_seeds")})
+    note = "" if n_seeds and n_seeds[0] >= 2 else " (one seed: no spread to estimate, cells empty)"
+    figure.suptitle(f"Training-seed spread of each experiment, {'/'.join(map(str, n_seeds))} seeds{note}")
+    return figure
+
+
+def _sd_values(rows: list[dict], column: str) -> list[float]:
+    """Return the finite values of a column over the fine-tuned aggregated rows."""
+    return [float(row[column]) for row in usable(rows, FINETUNED) if row.get(column) is not None]
 
 
 def draw_precision_recall(rows: list[dict]):
@@ -243,6 +276,7 @@ def build_figures(
         ),
         "precision_recall.png": draw_precision_recall(rows),
         **{f"heatmap_{metric}.png": draw_heatmap(rows, metric) for metric in HEATMAP_METRICS},
+        "seed_spread.png": draw_seed_spread(rows),
         "training_loss.png": draw_training_loss(rows, summaries),
         "calibration.png": draw_calibration(rows, predictions, n_bins),
     }

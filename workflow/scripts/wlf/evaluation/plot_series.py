@@ -13,6 +13,7 @@ import numpy as np
 from sklearn.calibration import calibration_curve
 
 from wlf.evaluation import metrics
+from wlf.evaluation.table import MEAN, aggregated
 from wlf.experiments import FINETUNED, PRIORSHIFT, TFIDF, VARIANTS, format_gamma, proportion_denominator
 from wlf.labels import ACCEPT
 
@@ -67,8 +68,36 @@ def gamma_colors(gammas) -> dict[float, str]:
 
 
 def usable(rows: list[dict], method: str) -> list[dict]:
-    """Return the rows of one method that were not skipped."""
-    return [row for row in rows if row["method"] == method and not row.get("skipped")]
+    """Return one method's aggregated rows (the mean over seeds) that were not skipped."""
+    return [row for row in aggregated(rows) if row["method"] == method and not row.get("skipped")]
+
+
+def seed_points(rows: list[dict], metric: str) -> list[Curve]:
+    """Return each training seed's value of metric against gamma (markers only), per variant and proportion."""
+    colors = prop_colors(row["prop"] for row in rows)
+    per_seed = [
+        row for row in rows if row["method"] == FINETUNED and row["seed"] != MEAN and not row.get("skipped")
+    ]
+    baseline = [row for row in per_seed if row["variant"] == "baseline"]
+    curves = []
+    for variant in ("accept", "reject"):
+        for prop in sorted(
+            {r["prop"] for r in per_seed if r["variant"] == variant}, key=proportion_denominator
+        ):
+            points = [r for r in per_seed if r["variant"] == variant and r["prop"] == prop]
+            points += [r for r in baseline if r["prop"] == prop]
+            curves.append(
+                Curve(
+                    label="",
+                    x=[float(r["gamma"]) for r in points],
+                    y=[_value(r, metric) for r in points],
+                    color=colors[prop],
+                    linestyle="none",
+                    marker=".",
+                    panel=variant,
+                )
+            )
+    return curves
 
 
 def _value(row: dict, key: str) -> float:
@@ -190,30 +219,38 @@ def panel_props(rows: list[dict]) -> list[str]:
     return sorted({row["prop"] for row in usable(rows, FINETUNED)}, key=proportion_denominator)
 
 
-def loss_curves(rows: list[dict], summaries: dict[str, dict]) -> list[Curve]:
-    """Return training-loss curves (one per experiment with a summary), paneled by proportion."""
+def loss_curves(rows: list[dict], summaries: dict[tuple[str, int], dict]) -> list[Curve]:
+    """Return training-loss curves (one per run with a summary; the label on a run's first seed only), paneled
+    by proportion. summaries: {(experiment name, seed): train_summary.json}."""
     colors = gamma_colors(float(row["gamma"]) for row in usable(rows, FINETUNED))
     curves = []
     for row in usable(rows, FINETUNED):
-        summary = summaries.get(row["name"])
-        if not summary or not summary.get("loss_curve"):
-            continue
-        points = sorted(summary["loss_curve"], key=lambda point: point["step"])
-        curves.append(
-            Curve(
-                label=f"{row['variant']} gamma {format_gamma(row['gamma'])}",
-                x=[float(point["step"]) for point in points],
-                y=[float(point["loss"]) for point in points],
-                color=colors[float(row["gamma"])],
-                linestyle=VARIANT_STYLES[row["variant"]],
-                panel=row["prop"],
-            )
-        )
+        runs = sorted((seed, summary) for (name, seed), summary in summaries.items() if name == row["name"])
+        for index, (_seed, summary) in enumerate(runs):
+            if not summary.get("loss_curve"):
+                continue
+            curves.append(loss_curve_of(row, summary, colors, labelled=index == 0))
     return curves
 
 
+def loss_curve_of(row: dict, summary: dict, colors: dict, labelled: bool) -> Curve:
+    """Return one run's loss curve, coloured by gamma, dashed when reject-weighted."""
+    points = sorted(summary["loss_curve"], key=lambda point: point["step"])
+    return Curve(
+        label=f"{row['variant']} gamma {format_gamma(row['gamma'])}" if labelled else "",
+        x=[float(point["step"]) for point in points],
+        y=[float(point["loss"]) for point in points],
+        color=colors[float(row["gamma"])],
+        linestyle=VARIANT_STYLES[row["variant"]],
+        panel=row["prop"],
+    )
+
+
 def calibration_curves(rows: list[dict], predictions: dict[str, list[dict]], n_bins: int) -> list[Curve]:
-    """Return reliability curves (fraction truly Accept against mean P(Accept) per bin), paneled by proportion."""
+    """Return reliability curves (fraction truly Accept against mean P(Accept) per bin), paneled by proportion.
+
+    predictions: each experiment's prediction rows, its seeds' pooled (every seed answers every paper).
+    """
     colors = gamma_colors(float(row["gamma"]) for row in usable(rows, FINETUNED))
     curves = []
     for row in usable(rows, FINETUNED):

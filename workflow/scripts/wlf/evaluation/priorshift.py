@@ -15,7 +15,7 @@ from collections.abc import Iterable
 import numpy as np
 from scipy import stats
 
-from wlf.evaluation import metrics
+from wlf.evaluation import metrics, seeds
 from wlf.evaluation.predictions import thresholded_rows
 from wlf.experiments import PRIORSHIFT, WEIGHTED_LABEL
 from wlf.labels import ACCEPT, REJECT
@@ -68,22 +68,32 @@ def resampled_with_auc_cache(predictions: metrics.Predictions, indices: np.ndarr
 
 def compare_priorshift(
     name: str,
-    finetuned: metrics.Predictions,
-    priorshift: metrics.Predictions,
+    finetuned: tuple[list[metrics.Predictions], np.ndarray],
+    priorshift: tuple[list[metrics.Predictions], np.ndarray],
     indices: np.ndarray,
     confidence: float,
     auc_cache: dict,
 ) -> dict:
     """Return fine-tuned - prior-shift differences of PRIORSHIFT_COMPARED with paired CIs, and the verdict.
 
-    The CIs are Bonferroni-adjusted for the number of verdict metrics: the verdict "beyond" is claimed if any of
-    PRIORSHIFT_METRICS excludes 0 (PRIORSHIFT_REPORTED are shown at the same level, outside the verdict).
+    finetuned, priorshift: each seed's predictions and the seed draws (seeds.seed_draws); both sides are means over
+    their seeds, resampled on two levels with the same test papers. The CIs are Bonferroni-adjusted for the
+    number of verdict metrics: the verdict "beyond" is claimed if any of PRIORSHIFT_METRICS excludes 0
+    (PRIORSHIFT_REPORTED are shown at the same level, outside the verdict).
     """
     adjusted = 1.0 - (1.0 - confidence) / len(PRIORSHIFT_METRICS)
-    finetuned_point = metrics.scalar_metrics(finetuned, 1, PRIORSHIFT_COMPARED)
-    shifted_point = metrics.scalar_metrics(priorshift, 1, PRIORSHIFT_COMPARED)
-    finetuned_resampled = metrics.resampled_metrics(finetuned, indices, 1, PRIORSHIFT_COMPARED)
-    shifted_resampled = resampled_with_auc_cache(priorshift, indices, auc_cache)
+    finetuned_point, finetuned_resampled = seeds.mean_metrics(
+        finetuned[0],
+        PRIORSHIFT_COMPARED,
+        finetuned[1],
+        lambda p: metrics.resampled_metrics(p, indices, 1, PRIORSHIFT_COMPARED),
+    )
+    shifted_point, shifted_resampled = seeds.mean_metrics(
+        priorshift[0],
+        PRIORSHIFT_COMPARED,
+        priorshift[1],
+        lambda p: resampled_with_auc_cache(p, indices, auc_cache),
+    )
     differences = {}
     for metric in PRIORSHIFT_COMPARED:
         ci = metrics.percentile_interval(finetuned_resampled[metric] - shifted_resampled[metric], adjusted)
@@ -107,15 +117,16 @@ def compare_priorshift(
 def priorshift_comparisons(
     runs: Iterable,
     table: list[dict],
-    priorshift: dict[str, metrics.Predictions],
+    priorshift: dict[str, list[metrics.Predictions]],
     indices: np.ndarray,
+    bootstrap_seed: int,
     confidence: float,
     baseline=None,
 ) -> dict:
     """Return the prior-shift comparisons, or why they are absent (skipped counterparts, no baseline).
 
-    runs: the fine-tuned runs (each with .name and .predictions); priorshift: the counterparts that were not
-    skipped, by name, on the same test papers in the same order.
+    runs: the fine-tuned runs (each with .name, .predictions per seed and .draws); table: the aggregated rows;
+    priorshift: the counterparts that were not skipped, one per seed, by name, on the same test papers.
     """
     rows = {row["name"]: row for row in table if row["method"] == PRIORSHIFT}
     comparisons, absent, auc_cache = [], [], {}
@@ -128,9 +139,19 @@ def priorshift_comparisons(
         elif row.get("skipped"):
             absent.append({"name": run.name, "reason": row["skipped"]})
         else:
+            shifted = priorshift[run.name]
+            # the counterpart's seeds are the baseline's, trained apart from the run's: drawn on their own
+            shifted_draws = seeds.seed_draws(
+                len(shifted), len(indices), bootstrap_seed, f"{PRIORSHIFT}/{run.name}"
+            )
             comparisons.append(
                 compare_priorshift(
-                    run.name, run.predictions, priorshift[run.name], indices, confidence, auc_cache
+                    run.name,
+                    (run.predictions, run.draws),
+                    (shifted, shifted_draws),
+                    indices,
+                    confidence,
+                    auc_cache,
                 )
             )
     reasons = sorted({entry["reason"] for entry in absent})

@@ -1,7 +1,10 @@
-"""The metrics table: one flat row per (experiment, method) from the per-experiment metrics files, sorted, and as CSV.
+"""The metrics table: flat rows from the per-experiment metrics files, sorted, and as CSV.
 
-One row per (experiment, method). A method that was skipped (e.g. prior shift without probabilities) keeps
-its row, with the reason in `skipped` and empty metrics.
+Per experiment and method: one row per training seed (`seed` = the seed) with that seed's metrics and test-set
+intervals, and one aggregated row (`seed` = "mean") with the mean over seeds, the two-level intervals and the
+between-seed SDs (`*_seed_sd`). A method without training seeds (TF-IDF) has the aggregated row only. A method
+that was skipped (e.g. prior shift without probabilities) keeps its aggregated row, with the reason in
+`skipped` and empty metrics.
 """
 
 from __future__ import annotations
@@ -16,18 +19,35 @@ from wlf.errors import InputError
 from wlf.evaluation.metrics import CI_METRICS, SCALAR_METRICS
 from wlf.experiments import METHODS, VARIANTS, proportion_denominator
 
-KEY_COLUMNS = ["name", "method", "prop", "accept_fraction", "variant", "gamma", "skipped"]
+MEAN = "mean"  # the seed of an aggregated row
+KEY_COLUMNS = ["name", "method", "prop", "accept_fraction", "variant", "gamma", "seed", "n_seeds", "skipped"]
 COUNT_COLUMNS = ["n", "n_invalid", "tp", "fp", "tn", "fn"]
 CI_COLUMNS = [f"{name}_ci_{end}" for name in CI_METRICS for end in ("lo", "hi")]
-COLUMNS = KEY_COLUMNS + COUNT_COLUMNS + list(SCALAR_METRICS) + CI_COLUMNS
+SD_COLUMNS = [f"{name}_seed_sd" for name in SCALAR_METRICS]
+COLUMNS = KEY_COLUMNS + COUNT_COLUMNS + list(SCALAR_METRICS) + CI_COLUMNS + SD_COLUMNS
 
 
 class MetricsFileError(InputError):
     """A metrics JSON that cannot be tabulated; the message names the file and key."""
 
 
-def metrics_row(result: dict, source: str | Path) -> dict:
-    """Return the flat table row of one metrics JSON (metrics None when the method was skipped)."""
+def aggregated(rows: list[dict]) -> list[dict]:
+    """Return the aggregated rows (seed = "mean"): one per experiment and method."""
+    return [row for row in rows if row["seed"] == MEAN]
+
+
+def _metric_cells(values: dict) -> dict:
+    """Return the count, metric and interval cells of one seed's or one experiment's metrics."""
+    cells = {key: values[key] for key in ("n", "n_invalid")} | dict(values["confusion"])
+    cells.update({name: values[name] for name in SCALAR_METRICS})
+    for name in CI_METRICS:
+        interval = values["ci"].get(name)
+        cells[f"{name}_ci_lo"], cells[f"{name}_ci_hi"] = interval if interval is not None else (None, None)
+    return cells
+
+
+def metrics_rows(result: dict, source: str | Path) -> list[dict]:
+    """Return the table rows of one metrics JSON: one per training seed, then the aggregated row."""
     for key in ("experiment", "method"):
         if key not in result:
             raise MetricsFileError(f"{source}: missing key {key!r}")
@@ -35,48 +55,54 @@ def metrics_row(result: dict, source: str | Path) -> dict:
     for key in ("name", "prop", "variant", "gamma", "accept_fraction"):
         if key not in experiment:
             raise MetricsFileError(f"{source}: missing key experiment.{key!r}")
-    row = {key: experiment[key] for key in ("name", "prop", "accept_fraction", "variant", "gamma")}
-    row["method"] = result["method"]
-    row["skipped"] = result.get("skipped")
-    if row["skipped"] is not None:
-        return {column: row.get(column) for column in COLUMNS}
-    for key in ("n", "confusion", "ci", *SCALAR_METRICS):
+    keys = {key: experiment[key] for key in ("name", "prop", "accept_fraction", "variant", "gamma")}
+    keys |= {
+        "method": result["method"],
+        "skipped": result.get("skipped"),
+        "n_seeds": len(result.get("seeds", [])),
+    }
+    if keys["skipped"] is not None:
+        return [{column: (keys | {"seed": MEAN}).get(column) for column in COLUMNS}]
+    for key in ("n", "confusion", "ci", "per_seed", "seed_sd", *SCALAR_METRICS):
         if key not in result:
             raise MetricsFileError(f"{source}: missing key {key!r}")
-    row.update({key: result[key] for key in ("n", "n_invalid")})
-    row.update(result["confusion"])
-    row.update({name: result[name] for name in SCALAR_METRICS})
-    for name in CI_METRICS:
-        interval = result["ci"].get(name)
-        row[f"{name}_ci_lo"], row[f"{name}_ci_hi"] = interval if interval is not None else (None, None)
-    return {column: row.get(column) for column in COLUMNS}
+    rows = [
+        keys | {"seed": entry["seed"], "n_seeds": 1} | _metric_cells(entry)
+        for entry in result["per_seed"]
+        if entry["seed"] is not None
+    ]
+    sds = {f"{name}_seed_sd": sd for name, sd in result["seed_sd"].items()}
+    rows.append(keys | {"seed": MEAN} | _metric_cells(result) | sds)
+    return [{column: row.get(column) for column in COLUMNS} for row in rows]
 
 
 def sort_key(row: dict) -> tuple:
-    """Return the table order: method, proportion (accept-rich first), variant, gamma."""
+    """Return the table order: method, proportion (accept-rich first), variant, gamma, seeds then the mean."""
     method = METHODS.index(row["method"]) if row["method"] in METHODS else len(METHODS)
+    seed = (1, 0) if row["seed"] == MEAN else (0, int(row["seed"]))
     return (
         method,
         proportion_denominator(row["prop"]),
         VARIANTS.index(row["variant"]),
         row["gamma"],
+        seed,
     )
 
 
 def aggregate(paths: list[str | Path]) -> list[dict]:
-    """Return the sorted rows of the metrics files, refusing a repeated (experiment, method)."""
+    """Return the sorted rows of the metrics files (seeds and means), refusing a repeated (experiment, method)."""
     rows, source_of = [], {}
     for path in paths:
         try:
             result = json.loads(Path(path).read_text())
         except json.JSONDecodeError as error:
             raise MetricsFileError(f"{path}: not valid JSON ({error.msg})") from None
-        row = metrics_row(result, path)
-        key = (row["name"], row["method"])
+        file_rows = metrics_rows(result, path)
+        key = (file_rows[0]["name"], file_rows[0]["method"])
         if key in source_of:
             raise MetricsFileError(f"{path}: {key[0]} ({key[1]}) is also in {source_of[key]}")
         source_of[key] = path
-        rows.append(row)
+        rows.extend(file_rows)
     return sorted(rows, key=sort_key)
 
 

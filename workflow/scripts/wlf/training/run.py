@@ -238,6 +238,7 @@ def training_summary(
     return {
         "variant": facts.variant,
         "gamma": facts.gamma,
+        "seed": settings["seed"],  # the run's training seed: sampler order, new-parameter init, dropout, LoRA
         "class_weights": class_weights(facts.variant, facts.gamma),
         "loss_reduction": settings["loss_reduction"],
         "train_file": facts.train_file,
