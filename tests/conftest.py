@@ -55,3 +55,16 @@ def data_chat_rows(data_corpus, data_tiny_model):
         test_source=str(data_corpus[1]),
     )
     return rows
+
+
+# ---------------------------------------------------------------- the production-shaped stand-in
+# Qwen2.5-7B-Instruct's real tokenizer, chat template and 152,064-row untied head on a tiny random body
+# (tests/standin_model.py), built once per session from files installed with requirements-dev.txt.
+
+
+@pytest.fixture(scope="session")
+def standin_model(tmp_path_factory):
+    """Return the folder of the Qwen2.5 stand-in model (loads with from_pretrained, offline)."""
+    from standin_model import build_standin_model
+
+    return build_standin_model(tmp_path_factory.mktemp("standin") / "model")
