@@ -15,6 +15,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
+from wlf.chat_template import end_of_turn_id, render_kwargs
 from wlf.data.chat_sets import read_chat_set
 from wlf.experiments import class_weights, example_weights
 from wlf.files import replace_dir
@@ -52,16 +53,6 @@ def prompt_completion_records(papers: list[dict], variant: str, gamma: float) ->
         }
         for paper, weight in zip(papers, weights, strict=True)
     ]
-
-
-def end_of_turn_id(tokenizer) -> int:
-    """Return the id of the token that closes an assistant turn: ChatML's <|im_end|>, else the EOS token."""
-    vocab = tokenizer.get_vocab()
-    if "<|im_end|>" in vocab:
-        return vocab["<|im_end|>"]
-    if tokenizer.eos_token_id is None:
-        raise ValueError("the tokenizer has neither <|im_end|> nor an EOS token to end the answer with")
-    return tokenizer.eos_token_id
 
 
 @dataclass
@@ -227,7 +218,8 @@ def training_summary(
 
     state: the Trainer's state (global_step, max_steps, epoch); counts/restored: real and padded tokens of the
     whole run and of the part before the resume; extra: num_processes, padding_free, peak_memory, packages,
-    git_commit (facts of the machine, not of the run's logic).
+    git_commit (facts of the machine, not of the run's logic), and chat_template_kwargs (what the model's
+    chat template was rendered with, wlf.chat_template.render_kwargs).
     """
     settings = facts.settings
     new_real = counts["real"] - restored["real"]
@@ -260,6 +252,7 @@ def training_summary(
         "mean_train_loss": mean_loss,
         "loss_curve": loss_curve(log_history),
         "settings": settings,
+        "chat_template_kwargs": extra["chat_template_kwargs"],
         "bf16": facts.bf16,
         "packages": extra["packages"],
         "git_commit": extra["git_commit"],
@@ -282,6 +275,7 @@ def train_and_summarise(trainer, resume_from: Path | None, facts: RunFacts, star
         "peak_memory": peak_memory_mb(cuda, torch.cuda.max_memory_allocated() if cuda else 0.0),
         "packages": package_versions(),
         "git_commit": git_commit(),
+        "chat_template_kwargs": render_kwargs(trainer.processing_class),
     }
     return training_summary(
         facts,
