@@ -605,3 +605,32 @@ def test_sigkilled_run_resumes_from_its_checkpoint_and_finishes_all_steps(
         "real": 3 * sum(map(len, lengths)),
         "padded": 3 * sum(map(len, lengths)),
     }
+
+
+def test_max_steps_overrides_the_epochs_and_interrupt_at_step_stops_a_fresh_run_that_the_rerun_resumes(
+    data_tiny_model, data_chat_rows, tmp_path
+):
+    train_file = write_rows(tmp_path / "train.jsonl", mixed_rows(data_chat_rows, 4, 4))
+    settings = {
+        "num_train_epochs": 3,
+        "max_steps": 2,
+        "per_device_train_batch_size": 2,
+        "save_steps": 1,
+        "interrupt_at_step": 1,
+    }
+    first = run_train(tmp_path, train_file, data_tiny_model, settings)
+    assert first.returncode == train.INTERRUPTED_EXIT, first.stderr[-3000:]
+    assert (
+        "train: interrupted after saving the checkpoint of step 1 of 2 (train.interrupt_at_step)"
+        in first.stderr
+    )
+    assert train_checkpoints.latest_complete_checkpoint(tmp_path / "ckpt" / "run").name == "checkpoint-1"
+    assert not (tmp_path / "models" / "run").exists()
+
+    second = run_train(tmp_path, train_file, data_tiny_model, settings)
+    assert second.returncode == 0, second.stderr[-3000:]
+    assert "resumed at global step 1" in second.stdout
+    summary = json.loads((tmp_path / "models" / "run" / "train_summary.json").read_text())
+    assert summary["resumed_from_step"] == 1
+    assert summary["steps"] == summary["max_steps"] == 2  # not the 3 epochs x 4 steps
+    assert train_checkpoints.latest_complete_checkpoint(tmp_path / "ckpt" / "run").name == "checkpoint-2"

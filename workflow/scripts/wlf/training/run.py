@@ -105,14 +105,28 @@ def prepare_checkpoints(checkpoint_dir: str, fingerprint: dict, session: Session
     return resume_from
 
 
-def build_trainer(model_path: str, records: list[dict], settings: dict[str, Any], session: Session):
-    """Return the WeightedSFTTrainer of this run: seeded, with the base model, tokenizer and LoRA if asked."""
+def interrupt_step(settings: dict[str, Any], resume_from: Path | None) -> int | None:
+    """Return the step at which this run stops to rehearse a resume: train.interrupt_at_step, if it starts fresh."""
+    return settings["interrupt_at_step"] if resume_from is None else None
+
+
+def build_trainer(
+    model_path: str,
+    records: list[dict],
+    settings: dict[str, Any],
+    session: Session,
+    interrupt_at: int | None = None,
+):
+    """Return the WeightedSFTTrainer of this run: seeded, with the base model, tokenizer and LoRA if asked.
+
+    interrupt_at: save a checkpoint at this step and stop there (interrupt_step; see was_interrupted).
+    """
     import datasets
     import torch
     import transformers
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    from wlf.training.trainer import WeightedSFTTrainer
+    from wlf.training.trainer import InterruptAtStep, WeightedSFTTrainer
 
     transformers.set_seed(settings["seed"])
     trust = settings["trust_remote_code"]
@@ -129,7 +143,7 @@ def build_trainer(model_path: str, records: list[dict], settings: dict[str, Any]
         from peft import LoraConfig
 
         peft_config = LoraConfig(**train_settings.lora_config_kwargs(settings))
-    return WeightedSFTTrainer(
+    trainer = WeightedSFTTrainer(
         model=model,
         args=session.sft_args,
         train_dataset=datasets.Dataset.from_list(records),
@@ -138,6 +152,19 @@ def build_trainer(model_path: str, records: list[dict], settings: dict[str, Any]
         loss_reduction=settings["loss_reduction"],
         end_of_turn_id=end_of_turn_id(tokenizer),
         max_tokens=settings["max_length"],
+    )
+    if interrupt_at is not None:
+        trainer.add_callback(InterruptAtStep(interrupt_at))
+    return trainer
+
+
+def was_interrupted(trainer) -> bool:
+    """Return whether the run stopped at train.interrupt_at_step, before its last step."""
+    from wlf.training.trainer import InterruptAtStep
+
+    return any(
+        isinstance(callback, InterruptAtStep) and callback.interrupted
+        for callback in trainer.callback_handler.callbacks
     )
 
 

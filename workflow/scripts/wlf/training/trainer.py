@@ -12,6 +12,7 @@ from typing import Any
 
 import torch
 import trl.trainer.utils as trl_utils
+from transformers import TrainerCallback
 from transformers.trainer_utils import PREFIX_CHECKPOINT_DIR
 from trl import SFTTrainer
 
@@ -86,6 +87,22 @@ def end_at_turn_end(example: dict[str, Any], end_of_turn_id: int) -> dict[str, A
         f"example {example.get('id', '?')!r}: its answer has no end-of-turn token (id {end_of_turn_id}); "
         "the chat template must close the assistant turn with it"
     )
+
+
+class InterruptAtStep(TrainerCallback):
+    """Save a checkpoint at `step` and stop training there (train.interrupt_at_step: a rehearsed resume)."""
+
+    def __init__(self, step: int):
+        self.step = step
+        self.interrupted = False
+
+    def on_step_end(self, args, state, control, **kwargs):
+        # every process stops at the same step, so a sharded checkpoint is saved by all of them
+        if state.global_step == self.step < state.max_steps:
+            control.should_save = True
+            control.should_training_stop = True
+            self.interrupted = True
+        return control
 
 
 def check_supported(args, compute_loss_func) -> None:
