@@ -68,7 +68,8 @@ def render_prompt(tokenizer, prompt: Sequence[dict]) -> str:
 
 def end_of_turn_token(tokenizer) -> str:
     """Return the token that closes an assistant turn: ChatML's <|im_end|>, else the EOS token."""
-    if END_OF_TURN in tokenizer.get_vocab():
+    # not `in get_vocab()`: that builds a dict of the whole vocabulary, 90 ms for Qwen's, on every call
+    if tokenizer.convert_tokens_to_ids(END_OF_TURN) not in (None, tokenizer.unk_token_id):
         return END_OF_TURN
     if tokenizer.eos_token is None:
         raise ChatTemplateError(
