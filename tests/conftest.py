@@ -1,5 +1,6 @@
 """Shared pytest fixtures; each stage keeps its fixtures in its own section."""
 
+import json
 import os
 
 import pytest
@@ -68,3 +69,37 @@ def standin_model(tmp_path_factory):
     from standin_model import build_standin_model
 
     return build_standin_model(tmp_path_factory.mktemp("standin") / "model")
+
+
+ALPACA_CORPUS_SETTINGS = {"n_train": 64, "n_test": 40, "test_accept_rate": 0.3}
+ALPACA_CORPUS_SEED = 5
+ALPACA_INSTRUCTION = "Judge this ICLR submission."
+
+
+@pytest.fixture(scope="session")
+def alpaca_corpus(tmp_path_factory):
+    """Return (train.json, test.json): 64 balanced / 40 test papers in the production set's alpaca format.
+
+    Each paper repeats its abstract three times (about 200 tokens), so that a small data.max_paper_tokens cuts it.
+    """
+    from wlf.data import synthetic
+
+    folder = tmp_path_factory.mktemp("alpaca_corpus")
+    paths = []
+    for name, rows in zip(
+        ("train.json", "test.json"),
+        synthetic.generate_corpus(ALPACA_CORPUS_SETTINGS, ALPACA_CORPUS_SEED),
+        strict=True,
+    ):
+        records = [
+            {
+                "id": row["id"],
+                "instruction": ALPACA_INSTRUCTION,
+                "input": f"Title: {row['title']}\nAbstract: " + " ".join([row["abstract"]] * 3),
+                "output": row["decision"],
+            }
+            for row in rows
+        ]
+        (folder / name).write_text(json.dumps(records, indent=1))
+        paths.append(folder / name)
+    return tuple(paths)
