@@ -103,3 +103,17 @@ def alpaca_corpus(tmp_path_factory):
         (folder / name).write_text(json.dumps(records, indent=1))
         paths.append(folder / name)
     return tuple(paths)
+
+
+# ---------------------------------------------------------------- the embedded default, run for real
+DEMO_CONFIG = ("--configfile", "config/demo.yaml")
+
+
+@pytest.fixture(scope="session")
+def demo(tmp_path_factory):
+    """Return the folder of a finished demo run (the real DAG, the real tiny model), shared by its readers."""
+    from snakemake_runner import copy_workflow, run_snakemake
+
+    workdir = copy_workflow(tmp_path_factory.mktemp("demo"))
+    run_snakemake(workdir, "--profile", "profiles/local", *DEMO_CONFIG, timeout_s=3600)
+    return workdir
