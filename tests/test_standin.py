@@ -148,6 +148,16 @@ def test_answers_are_qwens_real_single_tokens_and_qwen25_needs_no_render_argumen
     assert chat_template.render_kwargs(tokenizer) == {}
 
 
+def test_enable_thinking_is_found_among_the_variables_a_template_reads_not_in_its_text():
+    from wlf.data.tiny_model import CHAT_TEMPLATE as TINY_CHAT_TEMPLATE
+
+    assert "enable_thinking" in chat_template.template_variables(QWEN3_STYLE_CHAT_TEMPLATE)
+    commented = "{# enable_thinking is not read #}" + QWEN25_CHAT_TEMPLATE
+    assert "enable_thinking" not in chat_template.template_variables(commented)
+    # transformers' {% generation %} tags, unknown to plain jinja2, do not stop the parse
+    assert {"messages", "add_generation_prompt"} <= chat_template.template_variables(TINY_CHAT_TEMPLATE)
+
+
 # ---- the chain, with Qwen2.5's template and with a Qwen3-style one ----
 def test_long_papers_are_cut_at_max_paper_tokens_and_the_answer_survives(chain):
     from transformers import AutoTokenizer
