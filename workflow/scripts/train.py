@@ -73,6 +73,7 @@ def main(argv=None) -> int:
     )  # fmt: skip
     summary = run.train_and_summarise(trainer, resume_from, facts, started)
     if run.was_interrupted(trainer):
+        session.state.wait_for_everyone()  # every process exits together, none killed mid-way by the launcher
         if session.state.is_main_process:
             print(
                 f"train: interrupted after saving the checkpoint of step {summary['steps']} of "
