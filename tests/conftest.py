@@ -1,5 +1,6 @@
 """Shared pytest fixtures; each stage keeps its fixtures in its own section."""
 
+import json
 import os
 
 import pytest
@@ -55,3 +56,64 @@ def data_chat_rows(data_corpus, data_tiny_model):
         test_source=str(data_corpus[1]),
     )
     return rows
+
+
+# ---------------------------------------------------------------- the production-shaped stand-in
+# Qwen2.5-7B-Instruct's real tokenizer, chat template and 152,064-row untied head on a tiny random body
+# (tests/standin_model.py), built once per session from files installed with requirements-dev.txt.
+
+
+@pytest.fixture(scope="session")
+def standin_model(tmp_path_factory):
+    """Return the folder of the Qwen2.5 stand-in model (loads with from_pretrained, offline)."""
+    from standin_model import build_standin_model
+
+    return build_standin_model(tmp_path_factory.mktemp("standin") / "model")
+
+
+ALPACA_CORPUS_SETTINGS = {"n_train": 64, "n_test": 40, "test_accept_rate": 0.3}
+ALPACA_CORPUS_SEED = 5
+ALPACA_INSTRUCTION = "Judge this ICLR submission."
+
+
+@pytest.fixture(scope="session")
+def alpaca_corpus(tmp_path_factory):
+    """Return (train.json, test.json): 64 balanced / 40 test papers in the production set's alpaca format.
+
+    Each paper repeats its abstract three times (about 200 tokens), so that a small data.max_paper_tokens cuts it.
+    """
+    from wlf.data import synthetic
+
+    folder = tmp_path_factory.mktemp("alpaca_corpus")
+    paths = []
+    for name, rows in zip(
+        ("train.json", "test.json"),
+        synthetic.generate_corpus(ALPACA_CORPUS_SETTINGS, ALPACA_CORPUS_SEED),
+        strict=True,
+    ):
+        records = [
+            {
+                "id": row["id"],
+                "instruction": ALPACA_INSTRUCTION,
+                "input": f"Title: {row['title']}\nAbstract: " + " ".join([row["abstract"]] * 3),
+                "output": row["decision"],
+            }
+            for row in rows
+        ]
+        (folder / name).write_text(json.dumps(records, indent=1))
+        paths.append(folder / name)
+    return tuple(paths)
+
+
+# ---------------------------------------------------------------- the embedded default, run for real
+DEMO_CONFIG = ("--configfile", "config/demo.yaml")
+
+
+@pytest.fixture(scope="session")
+def demo(tmp_path_factory):
+    """Return the folder of a finished demo run (the real DAG, the real tiny model), shared by its readers."""
+    from snakemake_runner import copy_workflow, run_snakemake
+
+    workdir = copy_workflow(tmp_path_factory.mktemp("demo"))
+    run_snakemake(workdir, "--profile", "profiles/local", *DEMO_CONFIG, timeout_s=3600)
+    return workdir

@@ -8,14 +8,7 @@ import sys
 import pandas as pd
 import pytest
 
-from snakemake_runner import (
-    copy_workflow,
-    dry_run_jobs,
-    load_config,
-    run_snakemake,
-    workflow_env,
-    write_config_overlay,
-)
+from snakemake_runner import dry_run_jobs, load_config, run_snakemake, workflow_env, write_config_overlay
 from wlf import settings
 
 pytestmark = pytest.mark.workflow
@@ -33,12 +26,7 @@ def demo_with(overlay):
 AGGREGATES = {"aggregate": 1, "hypotheses": 1, "plot": 1, "all": 1}
 
 
-@pytest.fixture(scope="module")
-def demo(tmp_path_factory):
-    """Return the folder of a finished demo run (the real DAG, the real tiny model)."""
-    workdir = copy_workflow(tmp_path_factory.mktemp("demo"))
-    run_snakemake(workdir, "--profile", "profiles/local", *DEMO, timeout_s=3600)
-    return workdir
+# the fixture `demo`, the folder of a finished demo run, is in conftest.py: test_readme.py reads it too
 
 
 def metrics_of(workdir, name, method_dir=""):

@@ -486,24 +486,25 @@ def test_rule_applies_the_experiments_override_and_launches_several_processes(tm
     extra.write_text(
         "train:\n  num_processes: 2\n  overrides:\n    accept_gamma4.0_prop1_2: {learning_rate: 5.0e-4}\n"
     )
-    targets = ["results/models/accept_gamma4.0_prop1_2", "results/models/accept_gamma2.0_prop1_2"]
+    targets = ["results/models/accept_gamma4.0_prop1_2/seed2", "results/models/accept_gamma2.0_prop1_2/seed2"]
     process = snakemake_runner.run_snakemake(
         workdir, "-n", "-p", "-c2", "--configfile", "config/demo.yaml", str(extra), "--", *targets
     )
     commands = [line for line in process.stdout.splitlines() if "train.py" in line]
     names = ("accept_gamma4.0_prop1_2", "accept_gamma2.0_prop1_2")
     by_name = {
-        name: next(c for c in commands if f"--output-dir results/models/{name} " in c) for name in names
+        name: next(c for c in commands if f"--output-dir results/models/{name}/seed2 " in c) for name in names
     }
     assert '"learning_rate":0.0005' in by_name["accept_gamma4.0_prop1_2"]  # the override
     assert '"learning_rate":0.002' in by_name["accept_gamma2.0_prop1_2"]  # the demo's global value
+    assert all('"seed":2' in command for command in by_name.values())  # the run's training seed
     launcher = (
         "accelerate launch --num_processes 2 --main_process_port 0 --config_file config/accelerate/ddp.yaml"
     )
     for name, command in by_name.items():
         assert launcher in command and '"gpus"' not in command
-        assert f"--checkpoint-dir results/checkpoints/{name} " in command
-        assert command.endswith(f"> logs/train/{name}.log 2>&1")
+        assert f"--checkpoint-dir results/checkpoints/{name}/seed2 " in command
+        assert command.endswith(f"> logs/train/{name}/seed2.log 2>&1")
 
 
 # ---- resuming ----
@@ -605,3 +606,32 @@ def test_sigkilled_run_resumes_from_its_checkpoint_and_finishes_all_steps(
         "real": 3 * sum(map(len, lengths)),
         "padded": 3 * sum(map(len, lengths)),
     }
+
+
+def test_max_steps_overrides_the_epochs_and_interrupt_at_step_stops_a_fresh_run_that_the_rerun_resumes(
+    data_tiny_model, data_chat_rows, tmp_path
+):
+    train_file = write_rows(tmp_path / "train.jsonl", mixed_rows(data_chat_rows, 4, 4))
+    settings = {
+        "num_train_epochs": 3,
+        "max_steps": 2,
+        "per_device_train_batch_size": 2,
+        "save_steps": 1,
+        "interrupt_at_step": 1,
+    }
+    first = run_train(tmp_path, train_file, data_tiny_model, settings)
+    assert first.returncode == train.INTERRUPTED_EXIT, first.stderr[-3000:]
+    assert (
+        "train: interrupted after saving the checkpoint of step 1 of 2 (train.interrupt_at_step)"
+        in first.stderr
+    )
+    assert train_checkpoints.latest_complete_checkpoint(tmp_path / "ckpt" / "run").name == "checkpoint-1"
+    assert not (tmp_path / "models" / "run").exists()
+
+    second = run_train(tmp_path, train_file, data_tiny_model, settings)
+    assert second.returncode == 0, second.stderr[-3000:]
+    assert "resumed at global step 1" in second.stdout
+    summary = json.loads((tmp_path / "models" / "run" / "train_summary.json").read_text())
+    assert summary["resumed_from_step"] == 1
+    assert summary["steps"] == summary["max_steps"] == 2  # not the 3 epochs x 4 steps
+    assert train_checkpoints.latest_complete_checkpoint(tmp_path / "ckpt" / "run").name == "checkpoint-2"

@@ -12,6 +12,7 @@ import argparse
 import sys
 import time
 
+from wlf.chat_template import render_kwargs
 from wlf.data.chat_sets import read_chat_set
 from wlf.errors import one_line_errors
 from wlf.evaluation.inference import load_model, parse_settings, predict
@@ -45,7 +46,8 @@ def main(argv=None) -> int:
     n_invalid = sum(row["pred"] == INVALID for row in rows)
     print(
         f"{args.model}: {len(rows)} papers in {elapsed_s:.1f} s ({len(rows) / max(elapsed_s, 1e-9):.2f} examples/s) "
-        f"on {next(model.parameters()).device}, mode {settings['mode']}: {n_accept} Accept, {n_invalid} invalid",
+        f"on {next(model.parameters()).device}, mode {settings['mode']}: {n_accept} Accept, {n_invalid} invalid; "
+        f"chat template arguments {render_kwargs(tokenizer)}",
         file=sys.stderr,
     )
     return 0

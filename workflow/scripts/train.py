@@ -14,11 +14,15 @@ import argparse
 import sys
 import time
 
+from wlf.chat_template import render_kwargs
 from wlf.errors import one_line_errors
 from wlf.experiments import VARIANTS, class_weights
 from wlf.files import check_output_paths, file_sha256
 from wlf.model_source import check_model_source
 from wlf.training import checkpoints, run
+
+# sysexits' EX_TEMPFAIL: the job stopped on purpose (train.interrupt_at_step) and its retry resumes
+INTERRUPTED_EXIT = 75
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -53,13 +57,16 @@ def main(argv=None) -> int:
         settings, args.variant, args.gamma, args.model, train_sha256, session.state.num_processes
     )
     resume_from = run.prepare_checkpoints(args.checkpoint_dir, fingerprint, session)
-    trainer = run.build_trainer(args.model, records, settings, session)
+    trainer = run.build_trainer(
+        args.model, records, settings, session, run.interrupt_step(settings, resume_from)
+    )
     resumed_from_step = run.restore(trainer, resume_from)
     if resume_from is not None:
         session.log(f"resumed at global step {resumed_from_step}", flush=True)
     session.log(
         f"training {args.variant} gamma={args.gamma} weights={class_weights(args.variant, args.gamma)} on "
-        f"{len(records)} examples, {session.state.num_processes} process(es), reduction {settings['loss_reduction']}",
+        f"{len(records)} examples, {session.state.num_processes} process(es), reduction {settings['loss_reduction']}, "
+        f"chat template arguments {render_kwargs(trainer.processing_class)}",
         flush=True,
     )
     facts = run.RunFacts(
@@ -67,6 +74,15 @@ def main(argv=None) -> int:
         resumed_from_step, train_seconds=0.0, wall_seconds=0.0, bf16=session.bf16,
     )  # fmt: skip
     summary = run.train_and_summarise(trainer, resume_from, facts, started)
+    if run.was_interrupted(trainer):
+        session.state.wait_for_everyone()  # every process exits together, none killed mid-way by the launcher
+        if session.state.is_main_process:
+            print(
+                f"train: interrupted after saving the checkpoint of step {summary['steps']} of "
+                f"{summary['max_steps']} (train.interrupt_at_step): a retry or a rerun resumes from it",
+                file=sys.stderr,
+            )
+        return INTERRUPTED_EXIT
     run.save_final_model(trainer, session, args.output_dir, args.checkpoint_dir, summary)
     return 0
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from wlf import experiments
+from wlf import chat_template, experiments
 from wlf.data import leakage, prompts, sampling, sources
 from wlf.errors import InputError
 from wlf.labels import ACCEPT, LABELS
@@ -186,9 +186,11 @@ def make_dataset(
 
     tokenizer = AutoTokenizer.from_pretrained(model, trust_remote_code=bool(settings["trust_remote_code"]))
     examples = build_examples(papers, tokenizer, settings)
-    chat_tokens = prompts.chat_token_counts([example["messages"] for example in examples], tokenizer)
+    # every example's answer is checked here: a template training and inference cannot share stops the job
+    chat_tokens = prompts.chat_token_counts([example["messages"] for example in examples], tokenizer, model)
     check_fit(papers, chat_tokens, fit_limit(split, max_length, model, settings), settings)
     stats = dataset_stats(examples, chat_tokens, loaded, split, prop, settings, model)
+    stats["chat_template_kwargs"] = chat_template.render_kwargs(tokenizer)
     if split == "train":
         stats["test_source"] = {"path": str(test_source), "sha256": sources.source_sha256(test_source)}
         stats["leakage"] = leakage_stats

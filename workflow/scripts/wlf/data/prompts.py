@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from wlf import chat_template
 from wlf.errors import InputError
 
 PAPER_SLOT = "{paper}"
@@ -69,12 +70,18 @@ def truncate_texts(texts: Sequence[str], tokenizer, max_tokens: int) -> list[Tru
     return results
 
 
-def chat_token_counts(examples_messages: Sequence[list[dict]], tokenizer) -> list[int]:
-    """Return the token count of each conversation rendered with the tokenizer's chat template."""
-    if not getattr(tokenizer, "chat_template", None):
-        raise InputError(f"the tokenizer of {tokenizer.name_or_path!r} has no chat template")
+def chat_token_counts(examples_messages: Sequence[list[dict]], tokenizer, model: str) -> list[int]:
+    """Return the token count of each conversation as training renders it (prompt, then the checked answer).
+
+    Raises ChatTemplateError naming model when the template renders an answer as anything but the answer and
+    the end-of-turn token (wlf.chat_template.render_completion).
+    """
     counts = []
     for batch in _batches(list(examples_messages), BATCH_SIZE):
-        rendered = [tokenizer.apply_chat_template(messages, tokenize=False) for messages in batch]
+        rendered = [
+            chat_template.render_prompt(tokenizer, messages[:-1])
+            + chat_template.render_completion(tokenizer, messages[:-1], messages[-1]["content"], model)
+            for messages in batch
+        ]
         counts.extend(len(ids) for ids in tokenizer(rendered, add_special_tokens=False)["input_ids"])
     return counts

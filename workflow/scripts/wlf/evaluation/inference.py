@@ -17,6 +17,8 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
+# the prompt and the answers' ids exactly as training renders them: one renderer for both (wlf.chat_template)
+from wlf.chat_template import answer_token_ids, encode_prompts
 from wlf.errors import InputError
 from wlf.evaluation.predictions import thresholded_rows
 from wlf.labels import INVALID
@@ -33,37 +35,6 @@ class InferenceInputError(InputError):
 def parse_settings(text: str) -> dict:
     """Return the infer settings: the schema's defaults updated by the JSON text (SettingsError naming a key)."""
     return resolve_json("inference", text, "infer", model_keys())
-
-
-def encode_prompts(tokenizer, prompts: Sequence[list[dict]]) -> list[list[int]]:
-    """Return the token ids of each prompt rendered by the chat template, ready for the assistant's answer."""
-    if not getattr(tokenizer, "chat_template", None):
-        raise InferenceInputError(f"the tokenizer of {tokenizer.name_or_path!r} has no chat template")
-    texts = [tokenizer.apply_chat_template(p, tokenize=False, add_generation_prompt=True) for p in prompts]
-    # the template already holds every special token the model expects
-    return tokenizer(texts, add_special_tokens=False)["input_ids"]
-
-
-def answer_token_ids(tokenizer) -> list[list[int]]:
-    """Return the token ids of "Accept" and "Reject" as they follow the assistant generation prompt."""
-    # tokenised in context: a tokenizer may spell a word differently after "assistant\n" than alone
-    prompt = tokenizer.apply_chat_template(
-        [{"role": "user", "content": "x"}], tokenize=False, add_generation_prompt=True
-    )
-    prompt_ids = tokenizer(prompt, add_special_tokens=False)["input_ids"]
-    ids = []
-    for answer in ANSWERS:
-        full_ids = tokenizer(prompt + answer, add_special_tokens=False)["input_ids"]
-        if full_ids[: len(prompt_ids)] != prompt_ids:
-            raise InferenceInputError(
-                f"the tokenizer merges {answer!r} into the end of the generation prompt"
-            )
-        if len(full_ids) == len(prompt_ids):
-            raise InferenceInputError(f"the tokenizer turns {answer!r} into no tokens")
-        ids.append(full_ids[len(prompt_ids) :])
-    if ids[0] == ids[1]:
-        raise InferenceInputError(f"the tokenizer cannot tell the answers apart: both are {ids[0]}")
-    return ids
 
 
 def check_lengths(

@@ -15,6 +15,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
+from wlf.chat_template import end_of_turn_id, render_kwargs
 from wlf.data.chat_sets import read_chat_set
 from wlf.errors import InputError
 from wlf.experiments import class_weights, example_weights
@@ -53,16 +54,6 @@ def prompt_completion_records(papers: list[dict], variant: str, gamma: float) ->
         }
         for paper, weight in zip(papers, weights, strict=True)
     ]
-
-
-def end_of_turn_id(tokenizer) -> int:
-    """Return the id of the token that closes an assistant turn: ChatML's <|im_end|>, else the EOS token."""
-    vocab = tokenizer.get_vocab()
-    if "<|im_end|>" in vocab:
-        return vocab["<|im_end|>"]
-    if tokenizer.eos_token_id is None:
-        raise ValueError("the tokenizer has neither <|im_end|> nor an EOS token to end the answer with")
-    return tokenizer.eos_token_id
 
 
 @dataclass
@@ -118,14 +109,28 @@ def prepare_checkpoints(checkpoint_dir: str, fingerprint: dict, session: Session
     return resume_from
 
 
-def build_trainer(model_path: str, records: list[dict], settings: dict[str, Any], session: Session):
-    """Return the WeightedSFTTrainer of this run: seeded, with the base model, tokenizer and LoRA if asked."""
+def interrupt_step(settings: dict[str, Any], resume_from: Path | None) -> int | None:
+    """Return the step at which this run stops to rehearse a resume: train.interrupt_at_step, if it starts fresh."""
+    return settings["interrupt_at_step"] if resume_from is None else None
+
+
+def build_trainer(
+    model_path: str,
+    records: list[dict],
+    settings: dict[str, Any],
+    session: Session,
+    interrupt_at: int | None = None,
+):
+    """Return the WeightedSFTTrainer of this run: seeded, with the base model, tokenizer and LoRA if asked.
+
+    interrupt_at: save a checkpoint at this step and stop there (interrupt_step; see was_interrupted).
+    """
     import datasets
     import torch
     import transformers
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    from wlf.training.trainer import WeightedSFTTrainer
+    from wlf.training.trainer import InterruptAtStep, WeightedSFTTrainer
 
     transformers.set_seed(settings["seed"])
     trust = settings["trust_remote_code"]
@@ -142,7 +147,7 @@ def build_trainer(model_path: str, records: list[dict], settings: dict[str, Any]
         from peft import LoraConfig
 
         peft_config = LoraConfig(**train_settings.lora_config_kwargs(settings))
-    return WeightedSFTTrainer(
+    trainer = WeightedSFTTrainer(
         model=model,
         args=session.sft_args,
         train_dataset=datasets.Dataset.from_list(records),
@@ -151,6 +156,19 @@ def build_trainer(model_path: str, records: list[dict], settings: dict[str, Any]
         loss_reduction=settings["loss_reduction"],
         end_of_turn_id=end_of_turn_id(tokenizer),
         max_tokens=settings["max_length"],
+    )
+    if interrupt_at is not None:
+        trainer.add_callback(InterruptAtStep(interrupt_at))
+    return trainer
+
+
+def was_interrupted(trainer) -> bool:
+    """Return whether the run stopped at train.interrupt_at_step, before its last step."""
+    from wlf.training.trainer import InterruptAtStep
+
+    return any(
+        isinstance(callback, InterruptAtStep) and callback.interrupted
+        for callback in trainer.callback_handler.callbacks
     )
 
 
@@ -231,7 +249,8 @@ def training_summary(
 
     state: the Trainer's state (global_step, max_steps, epoch); counts/restored: real and padded tokens of the
     whole run and of the part before the resume; extra: num_processes, padding_free, peak_memory, packages,
-    git_commit (facts of the machine, not of the run's logic).
+    git_commit (facts of the machine, not of the run's logic), and chat_template_kwargs (what the model's
+    chat template was rendered with, wlf.chat_template.render_kwargs).
     """
     settings = facts.settings
     new_real = counts["real"] - restored["real"]
@@ -265,6 +284,7 @@ def training_summary(
         "mean_train_loss": mean_loss,
         "loss_curve": loss_curve(log_history),
         "settings": settings,
+        "chat_template_kwargs": extra["chat_template_kwargs"],
         "bf16": facts.bf16,
         "packages": extra["packages"],
         "git_commit": extra["git_commit"],
@@ -287,6 +307,7 @@ def train_and_summarise(trainer, resume_from: Path | None, facts: RunFacts, star
         "peak_memory": peak_memory_mb(cuda, torch.cuda.max_memory_allocated() if cuda else 0.0),
         "packages": package_versions(),
         "git_commit": git_commit(),
+        "chat_template_kwargs": render_kwargs(trainer.processing_class),
     }
     return training_summary(
         facts,

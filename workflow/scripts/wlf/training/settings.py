@@ -68,6 +68,7 @@ def sft_config_kwargs(
         "output_dir": checkpoint_dir,
         "learning_rate": settings["learning_rate"],
         "num_train_epochs": settings["num_train_epochs"],
+        "max_steps": -1 if settings["max_steps"] is None else settings["max_steps"],  # -1: epochs decide
         "per_device_train_batch_size": settings["per_device_train_batch_size"],
         "gradient_accumulation_steps": settings["gradient_accumulation_steps"],
         "seed": settings["seed"],

@@ -12,9 +12,11 @@ from typing import Any
 
 import torch
 import trl.trainer.utils as trl_utils
+from transformers import TrainerCallback
 from transformers.trainer_utils import PREFIX_CHECKPOINT_DIR
 from trl import SFTTrainer
 
+from wlf import chat_template
 from wlf.errors import InputError
 from wlf.training import loss as weighted_loss
 
@@ -60,10 +62,22 @@ class WeightedCollator:
         return batch
 
 
+def encode_record(record: dict[str, Any], tokenizer) -> dict[str, list[int]]:
+    """Return a prompt/completion record's input_ids and completion_mask, its prompt exactly as inference's.
+
+    TRL would render the prompt itself, with no say in the template's arguments (enable_thinking); this way
+    training and inference share wlf.chat_template's one renderer, and every answer's completion is checked.
+    """
+    (answer,) = record["completion"]
+    return chat_template.encode_example(
+        tokenizer, record["prompt"], answer["content"], tokenizer.name_or_path
+    )
+
+
 def end_at_turn_end(example: dict[str, Any], end_of_turn_id: int) -> dict[str, Any]:
     """Return input_ids and labels cut right after the first end-of-turn token that carries a label.
 
-    TRL's completion is everything the chat template renders after the generation prompt, which for ChatML is
+    The completion is everything the chat template renders after the generation prompt, which for ChatML is
     `Accept<|im_end|>\n`; the cut keeps the loss on exactly the answer and its end-of-turn token.
     """
     labels = example["labels"]
@@ -74,6 +88,22 @@ def end_at_turn_end(example: dict[str, Any], end_of_turn_id: int) -> dict[str, A
         f"example {example.get('id', '?')!r}: its answer has no end-of-turn token (id {end_of_turn_id}); "
         "the chat template must close the assistant turn with it"
     )
+
+
+class InterruptAtStep(TrainerCallback):
+    """Save a checkpoint at `step` and stop training there (train.interrupt_at_step: a rehearsed resume)."""
+
+    def __init__(self, step: int):
+        self.step = step
+        self.interrupted = False
+
+    def on_step_end(self, args, state, control, **kwargs):
+        # every process stops at the same step, so a sharded checkpoint is saved by all of them
+        if state.global_step == self.step < state.max_steps:
+            control.should_save = True
+            control.should_training_stop = True
+            self.interrupted = True
+        return control
 
 
 def check_supported(args, compute_loss_func) -> None:
@@ -93,7 +123,8 @@ class WeightedSFTTrainer(SFTTrainer):
     - `__init__`: refuses options that would bypass the weighted loss, and wraps TRL's collator so each batch
       carries a per-token weight tensor aligned with `labels` (WeightedCollator);
     - `_set_signature_columns_if_needed`: keeps the dataset's `example_weight` column for that collator;
-    - `_prepare_dataset`: after TRL's tokenization, cuts each example after its answer's end-of-turn token and
+    - `_prepare_dataset`: tokenizes prompt/completion records itself (encode_record: the prompt as inference
+      renders it), lets TRL build the labels, then cuts each example after its answer's end-of-turn token and
       refuses examples longer than `max_tokens` (a cut would lose the answer);
     - `_get_num_items_in_batch`: returns the step denominator (weights summed over every label token of every
       micro-batch of the step, gathered across processes like transformers' token count);
@@ -138,6 +169,14 @@ class WeightedSFTTrainer(SFTTrainer):
     def _prepare_dataset(self, dataset, processing_class, args, packing, formatting_func, dataset_name):
         if EXAMPLE_WEIGHT not in dataset.column_names:
             raise ValueError(f"the {dataset_name} dataset has no {EXAMPLE_WEIGHT!r} column")
+        if {"prompt", "completion"} <= set(dataset.column_names) and "input_ids" not in dataset.column_names:
+            # TRL takes a dataset with input_ids as tokenized and turns completion_mask into labels
+            dataset = dataset.map(
+                encode_record,
+                fn_kwargs={"tokenizer": processing_class},
+                remove_columns=["prompt", "completion"],
+                desc=f"Tokenizing {dataset_name} dataset with the prompt inference scores after",
+            )
         dataset = super()._prepare_dataset(
             dataset, processing_class, args, packing, formatting_func, dataset_name
         )
