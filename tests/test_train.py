@@ -463,6 +463,11 @@ def test_launcher_keys_of_the_config_are_not_training_settings():
     assert "gpus" not in resolved and resolved["learning_rate"] == 1e-5
 
 
+def test_the_runs_training_seed_is_a_training_setting_not_a_launcher_key():
+    assert "seed" not in train_settings.LAUNCHER_KEYS
+    assert train_settings.resolve_settings({"seed": 3, "gpus": 4})["seed"] == 3
+
+
 def test_padding_free_auto_needs_a_flash_attention_kernel():
     base = train_settings.resolve_settings({})
     assert train_settings.use_padding_free(base) is False

@@ -9,8 +9,11 @@ from wlf import settings as config_schema
 from wlf.settings import SettingsError
 
 # The train section's own keys (gpus, threads, overrides, ...) launch and size the job; train.py accepts the
-# whole section and leaves them out, so a user may pass it as it stands in the config.
-LAUNCHER_KEYS = config_schema.section_keys("train")
+# whole section and leaves them out, so a user may pass it as it stands in the config. (The section also names
+# `seed`, only to refuse it there: the run's seed comes from the top-level `seeds` and is a training key.)
+LAUNCHER_KEYS = tuple(
+    key for key in config_schema.section_keys("train") if key not in config_schema.keys("training")
+)
 DEFAULT_SETTINGS: dict[str, Any] = config_schema.defaults("training") | {
     key: spec["default"] for key, spec in config_schema.model_keys().items()
 }
