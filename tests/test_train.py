@@ -333,7 +333,13 @@ def run_train(tmp_path, train_file, model, settings, variant="accept", gamma=2.0
 def test_cli_writes_weights_tokenizer_and_summary(data_tiny_model, data_chat_rows, tmp_path):
     rows = mixed_rows(data_chat_rows, 4, 12)
     train_file = write_rows(tmp_path / "train.jsonl", rows)
-    settings = {"num_train_epochs": 2, "per_device_train_batch_size": 4, "save_steps": 3, "logging_steps": 2}
+    settings = {
+        "num_train_epochs": 2,
+        "per_device_train_batch_size": 4,
+        "save_steps": 3,
+        "logging_steps": 2,
+        "seed": 3,
+    }
     result = run_train(tmp_path, train_file, data_tiny_model, settings, variant="accept", gamma=2.0)
     assert result.returncode == 0, result.stderr[-3000:]
     out = tmp_path / "models" / "run"
@@ -344,7 +350,7 @@ def test_cli_writes_weights_tokenizer_and_summary(data_tiny_model, data_chat_row
     summary = json.loads((out / "train_summary.json").read_text())
     assert summary["steps"] == summary["max_steps"] == 8  # 16 examples / 4 per step, 2 epochs
     assert summary["examples"] == 16 and summary["examples_by_label"] == {"Accept": 4, "Reject": 12}
-    assert summary["class_weights"] == {"Accept": 2.0, "Reject": 1.0}
+    assert summary["class_weights"] == {"Accept": 2.0, "Reject": 1.0} and summary["seed"] == 3
     assert summary["epochs"] == 2.0 and summary["resumed_from_step"] == 0
     assert 0 < summary["tokens_seen"]["real"] <= summary["tokens_seen"]["padded"]
     assert 0 <= summary["padding_waste"] < 0.5
@@ -466,6 +472,46 @@ def test_launcher_keys_of_the_config_are_not_training_settings():
 def test_the_runs_training_seed_is_a_training_setting_not_a_launcher_key():
     assert "seed" not in train_settings.LAUNCHER_KEYS
     assert train_settings.resolve_settings({"seed": 3, "gpus": 4})["seed"] == 3
+
+
+def seeded_lora_trainer(model_dir, rows, seed, checkpoint_dir):
+    """Return the production build_trainer's LoRA trainer of rows, trained with this seed (not yet trained)."""
+    settings = train_settings.resolve_settings(
+        {
+            "seed": seed,
+            "method": "lora",
+            "lora": {"r": 4, "target_modules": "all-linear"},
+            "num_train_epochs": 1,
+        }
+    )
+    session = run.start_session(settings, str(checkpoint_dir))
+    records = run.prompt_completion_records(as_papers(rows), "accept", 2.0)
+    return run.build_trainer(str(model_dir), records, settings, session)
+
+
+def lora_init_and_order(trainer):
+    """Return (the initial LoRA A matrices, the ids of the examples in the training sampler's first epoch)."""
+    lora = {n: p.detach().clone() for n, p in trainer.model.named_parameters() if "lora_A" in n}
+    order = [int(i) for i in trainer._get_train_sampler(trainer.train_dataset)]
+    return lora, order
+
+
+def test_the_training_seed_sets_the_lora_init_and_the_sampler_order(
+    data_tiny_model, data_chat_rows, tmp_path
+):
+    rows = mixed_rows(data_chat_rows, 8, 8)
+    runs = {
+        name: lora_init_and_order(seeded_lora_trainer(data_tiny_model, rows, seed, tmp_path / name))
+        for name, seed in (("first", 1), ("again", 1), ("other", 2))
+    }
+    (first_lora, first_order), (again_lora, again_order), (other_lora, other_order) = runs.values()
+    assert first_lora and sorted(first_order) == list(range(len(rows)))
+    assert first_lora.keys() == again_lora.keys() and all(
+        first_lora[n].equal(again_lora[n]) for n in first_lora
+    )
+    assert first_order == again_order
+    assert any(not first_lora[n].equal(other_lora[n]) for n in first_lora)
+    assert first_order != other_order
 
 
 def test_padding_free_auto_needs_a_flash_attention_kernel():
