@@ -130,31 +130,14 @@ def write_tokenizer(folder: Path, chat_template: str) -> None:
 
 def build_standin_model(folder: str | Path, chat_template: str = QWEN25_CHAT_TEMPLATE, seed: int = 0) -> Path:
     """Write the stand-in (tokenizer files, config, seeded random safetensors weights) into folder; return it."""
-    import torch
-    from transformers import GenerationConfig, Qwen2Config, Qwen2ForCausalLM
+    from wlf.data.tiny_model import qwen2_model
 
     folder = Path(folder)
     shutil.rmtree(folder, ignore_errors=True)
     folder.mkdir(parents=True)
     write_tokenizer(folder, chat_template)
-    config = Qwen2Config(
-        vocab_size=VOCAB_SIZE,
-        tie_word_embeddings=False,
-        bos_token_id=ENDOFTEXT_ID,
-        eos_token_id=IM_END_ID,
-        pad_token_id=ENDOFTEXT_ID,
-        rope_theta=1000000.0,
-        **BODY,
-    )
-    torch.manual_seed(seed)
-    model = Qwen2ForCausalLM(config)
-    # as Qwen2.5-Instruct's generation_config.json: greedy here, stop on either end token
-    model.generation_config = GenerationConfig(
-        bos_token_id=ENDOFTEXT_ID,
-        eos_token_id=[IM_END_ID, ENDOFTEXT_ID],
-        pad_token_id=ENDOFTEXT_ID,
-        do_sample=False,
-    )
+    config = {"vocab_size": VOCAB_SIZE, "tie_word_embeddings": False, "rope_theta": 1000000.0, **BODY}
+    model = qwen2_model(config, ENDOFTEXT_ID, IM_END_ID, seed)
     model.save_pretrained(folder, safe_serialization=True)
     return folder
 

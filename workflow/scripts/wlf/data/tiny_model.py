@@ -164,35 +164,49 @@ def build_tokenizer(corpus_path: str | Path, settings: dict, extra_texts: list[s
     return tokenizer
 
 
-def build_model(tokenizer, settings: dict, seed: int):
-    """Return a seeded random-init Qwen2ForCausalLM sized by settings, its ids matching the tokenizer."""
+def qwen2_model(config_kwargs: dict, endoftext_id: int, im_end_id: int, seed: int):
+    """Return a seeded random-init Qwen2ForCausalLM of config_kwargs, with Qwen2.5-Instruct's special ids.
+
+    As Qwen2.5-Instruct: <|endoftext|> is bos and pad, <|im_end|> ends a turn, and generation is greedy by
+    default and stops on either end token.
+    """
     import torch
     from transformers import GenerationConfig, Qwen2Config, Qwen2ForCausalLM
 
-    im_end, endoftext = tokenizer.convert_tokens_to_ids([IM_END, ENDOFTEXT])
     config = Qwen2Config(
-        vocab_size=len(tokenizer),
-        hidden_size=int(settings["hidden_size"]),
-        intermediate_size=int(settings["intermediate_size"]),
-        num_hidden_layers=int(settings["num_hidden_layers"]),
-        num_attention_heads=int(settings["num_attention_heads"]),
-        num_key_value_heads=int(settings["num_key_value_heads"]),
-        max_position_embeddings=int(settings["max_position_embeddings"]),
-        tie_word_embeddings=bool(settings["tie_word_embeddings"]),
-        bos_token_id=endoftext,
-        eos_token_id=im_end,
-        pad_token_id=endoftext,
+        **config_kwargs, bos_token_id=endoftext_id, eos_token_id=im_end_id, pad_token_id=endoftext_id
     )
     torch.manual_seed(seed)
     model = Qwen2ForCausalLM(config)
-    # as Qwen2.5-Instruct: greedy by default, stop on either end token
     model.generation_config = GenerationConfig(
-        bos_token_id=endoftext,
-        eos_token_id=[im_end, endoftext],
-        pad_token_id=endoftext,
+        bos_token_id=endoftext_id,
+        eos_token_id=[im_end_id, endoftext_id],
+        pad_token_id=endoftext_id,
         do_sample=False,
     )
     return model
+
+
+def build_model(tokenizer, settings: dict, seed: int):
+    """Return a seeded random-init Qwen2ForCausalLM sized by settings, its ids matching the tokenizer."""
+    im_end, endoftext = tokenizer.convert_tokens_to_ids([IM_END, ENDOFTEXT])
+    sizes = {
+        key: int(settings[key])
+        for key in (
+            "hidden_size",
+            "intermediate_size",
+            "num_hidden_layers",
+            "num_attention_heads",
+            "num_key_value_heads",
+            "max_position_embeddings",
+        )
+    }
+    config_kwargs = {
+        "vocab_size": len(tokenizer),
+        **sizes,
+        "tie_word_embeddings": bool(settings["tie_word_embeddings"]),
+    }
+    return qwen2_model(config_kwargs, endoftext, im_end, seed)
 
 
 def build_tiny_model(
