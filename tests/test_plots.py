@@ -304,6 +304,25 @@ def test_seed_spread_figure_maps_the_between_seed_sd_of_each_experiment():
         "Between-seed SD of the predicted acceptance rate",
         "Between-seed SD of the mean P(Accept)",
     ]
+    assert [axis.get_ylabel() for axis in figure.axes[2:]] == [
+        "between-seed SD of the predicted acceptance rate",
+        "between-seed SD of the mean P(Accept)",
+    ]
+
+
+@pytest.mark.parametrize("metric", ["predicted_acceptance_rate", "mean_p_accept", "accuracy"])
+def test_every_title_of_the_gamma_figures_fits_inside_the_figure(metric):
+    figure = plot_drawing.draw_gamma_figure(table(), metric, TRUE_RATE, "true test acceptance rate")
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    canvas = FigureCanvasAgg(figure)
+    canvas.draw()  # lays the figure out as the PNG is written
+    renderer = canvas.get_renderer()
+    width = figure.bbox.width
+    texts = [figure._suptitle, *(axis.title for axis in figure.axes)]
+    for text in texts:
+        extent = text.get_window_extent(renderer)
+        assert extent.x0 >= 0 and extent.x1 <= width, (text.get_text(), extent.x0, extent.x1, width)
 
 
 def test_the_plot_rule_declares_the_figures_and_every_caption_exists():

@@ -93,10 +93,11 @@ def draw_gamma_figure(
     handles, labels = axes[0].get_legend_handles_labels()
     if handles:
         axes[1].legend(handles, labels, fontsize=8, loc="best")
-    title = (
+    title = textwrap.fill(  # one line of it would run past the figure's width
         f"{METRIC_LABELS[metric][:1].upper()}{METRIC_LABELS[metric][1:]} against gamma "
         f"(lines: mean over training seeds, dots: each seed; bands: {confidence:.0%} two-level bootstrap CI over "
-        "seeds and test papers; dashed: prior shift)"
+        "seeds and test papers; dashed: prior shift)",
+        width=150,
     )
     note = skipped_note(rows, PRIORSHIFT)
     if note:
@@ -131,8 +132,10 @@ def draw_heatmap(rows: list[dict], metric: str, axis=None, vmax: float = 1.0, ti
                 fontsize=9,
                 color="black" if value > 0.6 * vmax else "white",
             )
-    figure.colorbar(image, ax=axis, label=METRIC_LABELS.get(metric, metric))
     label = METRIC_LABELS.get(metric, metric)
+    if metric.endswith("_seed_sd"):
+        label = f"between-seed SD of the {METRIC_LABELS.get(metric.removesuffix('_seed_sd'), metric)}"
+    figure.colorbar(image, ax=axis, label=label)
     axis.set_title(title or f"Fine-tuned {label} by training mix, variant and gamma (grey: not run)")
     return figure
 
