@@ -51,6 +51,18 @@ def test_with_one_seed_the_two_level_interval_is_the_paired_test_set_bootstrap()
     np.testing.assert_array_equal(estimate.resampled, (run.preds == "Accept")[indices].mean(axis=1))
 
 
+@pytest.mark.parametrize("outcome", outcomes.OUTCOMES, ids=lambda o: o.key)
+def test_each_outcome_is_resampled_as_the_metrics_file_resamples_its_metric(outcome):
+    runs = [noisy_run(seed) for seed in (1, 2)]
+    indices = metrics.bootstrap_indices(runs[0].n, 50, 0)
+    draws = seeds.seed_draws(2, len(indices), 0, "x")
+    estimate = outcomes.estimate(runs, outcome, indices, draws)
+    per_seed = [metrics.resampled_metrics(run, indices, 10, [outcome.key])[outcome.key] for run in runs]
+    np.testing.assert_allclose(estimate.resampled, seeds.two_level(np.stack(per_seed), draws))
+    points = [metrics.scalar_metrics(run, 10, [outcome.key])[outcome.key] for run in runs]
+    assert estimate.point == pytest.approx(np.mean(points))
+
+
 def test_the_interval_widens_to_the_known_spread_of_seeds():
     # every paper gets the same P(Accept) within a run, so test papers move nothing and only seeds spread:
     # the mean of 3 seeds drawn from {0.2, 0.4, 0.6} runs from 0.2 to 0.6, each end with probability 1/27 > 2.5 %

@@ -157,16 +157,6 @@ def scalar_metrics(predictions: Predictions, ece_bins: int, names=None) -> dict[
     return {name: values[name] for name in names}
 
 
-# Metrics that are the mean of a per-paper value: a resample's value is the mean over its indices,
-# computed for all resamples at once (equal to SINGLE_METRICS, see tests).
-PER_PAPER_INDICATORS: dict[str, Callable[[Predictions], np.ndarray]] = {
-    "accuracy": lambda p: (p.preds == p.labels).astype(float),
-    "predicted_acceptance_rate": lambda p: (p.preds == ACCEPT).astype(float),
-    "true_acceptance_rate": lambda p: (p.labels == ACCEPT).astype(float),
-    "mean_p_accept": lambda p: np.asarray(p.p_accept, dtype=float),
-}
-
-
 def confusion_counts(predictions: Predictions) -> dict[str, int]:
     """Return {tp, fp, tn, fn} of the Accept class over valid predictions (invalid ones are left out)."""
     matrix = confusion_matrix(predictions.labels, predictions.preds, labels=[ACCEPT, REJECT])

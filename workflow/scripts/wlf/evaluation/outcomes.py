@@ -5,8 +5,8 @@ on every bootstrap resample.
   gets the same answer);
 - mean P(Accept): the mean over test papers of p_accept (threshold-free; absent in generate mode).
 
-Both are means of a per-paper value (wlf.evaluation.metrics.PER_PAPER_INDICATORS), so one resample's value on one
-seed's predictions is the mean over its paper indices. An experiment's estimate is the mean over its training
+Both are means of a per-paper value (Outcome.per_paper), so one resample's value on one seed's predictions is
+the mean over its paper indices: no metric but the outcome itself is computed on the resamples. An experiment's estimate is the mean over its training
 seeds, resampled on two levels (wlf.evaluation.seeds): seeds within the experiment, then test papers shared by
 all experiments. This module is the one place that turns predictions into resampled arrays; the hypothesis tests
 and the verdicts only see the arrays.
@@ -14,28 +14,42 @@ and the verdicts only see the arrays.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
 
 from wlf.evaluation import metrics, seeds
+from wlf.labels import ACCEPT
 
 RATE, MEAN_P = "predicted_acceptance_rate", "mean_p_accept"
 
 
 @dataclass(frozen=True)
 class Outcome:
-    """One outcome: its metric key, its label in reports, and the interval its values lie in."""
+    """One outcome: its metric key, its label in reports, the per-paper value it is the mean of, and the
+    interval its values lie in."""
 
     key: str
     label: str
     needs_probabilities: bool
+    per_paper: Callable[[metrics.Predictions], np.ndarray]
     bounds: tuple[float, float] = (0.0, 1.0)
 
 
 OUTCOMES = (
-    Outcome(RATE, "predicted acceptance rate", needs_probabilities=False),
-    Outcome(MEAN_P, "mean P(Accept)", needs_probabilities=True),
+    Outcome(
+        RATE,
+        "predicted acceptance rate",
+        needs_probabilities=False,
+        per_paper=lambda p: (p.preds == ACCEPT).astype(float),
+    ),
+    Outcome(
+        MEAN_P,
+        "mean P(Accept)",
+        needs_probabilities=True,
+        per_paper=lambda p: np.asarray(p.p_accept, dtype=float),
+    ),
 )
 OUTCOME_BY_KEY = {outcome.key: outcome for outcome in OUTCOMES}
 
@@ -64,7 +78,7 @@ def estimate(
 ) -> Estimate:
     """Return the outcome's estimate from each seed's predictions: paper indices (rows of indices) are shared by
     every experiment, seed draws (rows of draws, seeds.seed_draws) are the experiment's own."""
-    values = [metrics.PER_PAPER_INDICATORS[outcome.key](seed_predictions) for seed_predictions in predictions]
+    values = [outcome.per_paper(seed_predictions) for seed_predictions in predictions]
     per_seed_points = [float(v.mean()) for v in values]
     per_seed_resampled = np.stack([v[indices].mean(axis=1) for v in values])
     return Estimate(
