@@ -293,7 +293,7 @@ def evaluate_inputs(wildcards):
     experiment = experiment_of(wildcards)
     if method not in SEEDED_METHODS:
         return {"predictions": [fill(TFIDF_PREDICTIONS, experiment)]}
-    pattern = PREDICTIONS_OF.replace("{method_dir}", wildcards.method_dir)
+    pattern = of_method(PREDICTIONS_OF, method)
     inputs = {"predictions": [fill(pattern, experiment, seed) for seed in SEEDS]}
     if method == grid.PRIORSHIFT:
         inputs["status"] = [fill(PRIORSHIFT_STATUS, experiment, seed) for seed in SEEDS]
