@@ -73,7 +73,8 @@ def find_shared(train: Iterable[Paper], test: Iterable[Paper]) -> list[SharedPap
     shared, seen = [], set()
     for paper in train:
         for kind, key in keys.items():
-            for other in indexes[kind].get(key(paper), []) if key(paper) else []:
+            value = key(paper)
+            for other in indexes[kind].get(value, []) if value else []:
                 if (paper.row, other.row) not in seen:
                     seen.add((paper.row, other.row))
                     shared.append(SharedPaper(paper.row, other.row, kind, paper.title))

@@ -21,7 +21,7 @@ from wlf.errors import InputError
 from wlf.experiments import class_weights, example_weights
 from wlf.files import replace_dir
 from wlf.labels import LABELS
-from wlf.settings import SettingsError
+from wlf.settings import resolve_object
 from wlf.training import SUMMARY_FILE, checkpoints
 from wlf.training import settings as train_settings
 
@@ -30,11 +30,7 @@ PACKAGES = ("torch", "transformers", "trl", "peft", "accelerate", "datasets")
 
 def check_inputs(settings_json: str, train_file: str, variant: str, gamma: float) -> tuple[dict, list[dict]]:
     """Return (resolved settings, training papers), raising ValueError naming what is wrong: before torch loads."""
-    try:
-        given = json.loads(settings_json)
-    except json.JSONDecodeError as error:
-        raise SettingsError(f"--settings is not valid JSON: {error}") from None
-    settings = train_settings.resolve_settings(given)
+    settings = train_settings.resolve_settings(resolve_object(settings_json, "--settings"))
     if not gamma > 0:
         raise InputError(f"--gamma {gamma} must be > 0")
     if variant == "baseline" and gamma != 1.0:
