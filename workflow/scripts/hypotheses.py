@@ -26,8 +26,9 @@ from wlf.settings import resolve_json, resolve_object
 
 def read_runs(
     paths: list[str], runs: list, reference: tuple[str, list[dict]] | None
-) -> dict[str, list[Predictions]]:
-    """Return {experiment name: predictions of each seed} of the non-empty files, all on one test set.
+) -> tuple[dict[str, list[Predictions]], dict[str, list]]:
+    """Return ({experiment name: predictions of each seed}, {name: the seed of each}) of the non-empty files, all
+    on one test set.
 
     runs: [name, seed] of each file, in order; reference: (path, rows) that every file must match paper for
     paper (the first file when None).
@@ -35,7 +36,8 @@ def read_runs(
     if len(runs) != len(paths) or not all(isinstance(run, list) and len(run) == 2 for run in runs):
         raise InputError(f"--runs must give one [name, seed] pair per prediction file ({len(paths)} files)")
     sets: dict[str, list[Predictions]] = {}
-    for path, (name, _seed) in zip(paths, runs, strict=True):
+    seeds: dict[str, list] = {}
+    for path, (name, seed) in zip(paths, runs, strict=True):
         rows = read_predictions(path, allow_empty=True)
         if not rows:  # a skipped counterpart: its reason is in the metrics table
             continue
@@ -43,7 +45,8 @@ def read_runs(
             reference = (path, rows)
         check_same_papers(reference[1], rows, reference[0], path)
         sets.setdefault(name, []).append(predictions_from_rows(rows))
-    return sets
+        seeds.setdefault(name, []).append(seed)
+    return sets, seeds
 
 
 def hypotheses_of_files(
@@ -53,10 +56,10 @@ def hypotheses_of_files(
 
     predictions, priorshift: (files, [name, seed] of each file) of the fine-tuned runs and their counterparts.
     """
-    finetuned = read_runs(*predictions, None)
+    finetuned, seed_labels = read_runs(*predictions, None)
     first = predictions[0][0]
-    shifted = read_runs(*priorshift, (first, read_predictions(first)))
-    return run_hypotheses(table, finetuned, shifted, settings)
+    shifted, _ = read_runs(*priorshift, (first, read_predictions(first)))
+    return run_hypotheses(table, finetuned, shifted, settings, seed_labels)
 
 
 def parse_args(argv=None) -> argparse.Namespace:

@@ -88,11 +88,15 @@ def group_evidence_lines(groups: dict[str, dict | None], outcomes: dict) -> list
     labels = [outcomes[key]["label"] for key in groups]
     rows = {
         "verdict": lambda g: g["verdict"],
-        "first to last level [CI]": lambda g: fmt_with_ci(g["overall"]["difference"], g["overall"]["ci"]),
-        "Spearman rho [bootstrap CI]": lambda g: fmt_with_ci(
-            g["trend"]["spearman_rho"], g["trend"]["spearman_ci"], 2
+        "first to last level [verdict CI]": lambda g: fmt_with_ci(
+            g["overall"]["difference"], g["overall"]["ci"]
         ),
-        "Kendall tau": lambda g: fmt(g["trend"]["kendall_tau"], 2),
+        "slope per doubling of x [CI]": lambda g: fmt_with_ci(
+            g["trend"]["slope_per_doubling"], g["trend"]["slope_ci"]
+        ),
+        "Spearman rho / Kendall tau": lambda g: (
+            f"{fmt(g['trend']['spearman_rho'], 2)} / {fmt(g['trend']['kendall_tau'], 2)}"
+        ),
     }
     if any(group and group["note"] for group in groups.values()):
         rows["note"] = lambda g: g["note"] or ""

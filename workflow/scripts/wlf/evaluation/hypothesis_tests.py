@@ -5,10 +5,12 @@ H1  accept-weighting: a larger gamma raises predicted acceptance (per proportion
 H2  reject-weighting: a larger gamma lowers it (per proportion).
 H3  reject-heavy training data (smaller accept fraction 1/N) lowers it (per variant and gamma).
 H4  the gamma effect differs between proportions (interaction).
-Each is tested on the predicted acceptance rate and on the mean P(Accept) with the same machinery. Every comparison
-is paired: all experiments are scored on the same test papers, and each bootstrap resample draws the same paper
-indices for every experiment (metrics.bootstrap_indices with the evaluate seed). Arrays in, numbers out: the
-resampled arrays come from wlf.evaluation.outcomes, the words from wlf.evaluation.verdicts; the files are read by
+Each is tested on the predicted acceptance rate and on the mean P(Accept) with the same machinery. Every number is
+a contrast of experiments' estimates with an interval over training seeds and test papers (wlf.evaluation.seeds):
+all experiments are scored on the same test papers, and each bootstrap resample draws the same paper indices for
+every experiment (metrics.bootstrap_indices with the evaluate seed). The verdicts hold a family-wise error: every
+hypothesis on every outcome gets an equal share of 1 - confidence (verdict_levels). Arrays in, numbers out: the
+estimates come from wlf.evaluation.outcomes, the words from wlf.evaluation.verdicts; the files are read by
 hypotheses.py, the report is written by hypotheses_report.
 """
 
@@ -54,7 +56,7 @@ class Run:
     gamma: float
     accept_fraction: float
     predictions: list[metrics.Predictions]  # one per training seed
-    draws: np.ndarray  # the run's seed draws (seeds.seed_draws)
+    seeds: tuple  # the training seed of each prediction set
     estimates: dict[str, Estimate]
 
     @property
@@ -67,13 +69,17 @@ def build_runs(
     predictions: dict[str, list[metrics.Predictions]],
     indices: np.ndarray,
     outcomes: Iterable[Outcome],
-    bootstrap_seed: int,
+    seed_labels: dict[str, list] | None = None,
 ) -> dict[str, Run]:
-    """Return {name: Run} of the fine-tuned table rows, each with its seeds' predictions and outcome estimates."""
+    """Return {name: Run} of the fine-tuned table rows, each with its seeds' predictions and outcome estimates.
+
+    seed_labels: the training seed of each prediction set by name (positions 1, 2, ... when absent); runs of one
+    proportion share a training set, so their estimates carry it as the block that pairing uses.
+    """
     runs: dict[str, Run] = {}
     for row in rows:
         run_predictions = predictions[row["name"]]
-        draws = seeds.seed_draws(len(run_predictions), len(indices), bootstrap_seed, row["name"])
+        labels = tuple((seed_labels or {}).get(row["name"]) or range(1, len(run_predictions) + 1))
         runs[row["name"]] = Run(
             name=row["name"],
             prop=row["prop"],
@@ -81,32 +87,77 @@ def build_runs(
             gamma=float(row["gamma"]),
             accept_fraction=float(row["accept_fraction"]),
             predictions=run_predictions,
-            draws=draws,
-            estimates={o.key: estimate(run_predictions, o, indices, draws) for o in outcomes},
+            seeds=labels,
+            estimates={o.key: estimate(run_predictions, o, indices, labels, row["prop"]) for o in outcomes},
         )
     return runs
 
 
-def paired_difference(later: Estimate, earlier: Estimate, confidence: float) -> dict:
-    """Return the difference later - earlier with its paired-bootstrap CI."""
-    return {
-        "difference": later.point - earlier.point,
-        "ci": metrics.percentile_interval(later.resampled - earlier.resampled, confidence),
-    }
+@dataclass(frozen=True)
+class Levels:
+    """The confidence of the descriptive intervals, the error each verdict may spend, and whether runs that share a
+    training set and a seed are paired.
+
+    The family is every hypothesis on every outcome: each gets verdict_alpha = (1 - confidence) / its size, so the
+    chance that any of them reads "supported" when nothing moves is at most 1 - confidence (Bonferroni). H1-H3 claim
+    a direction with every group agreeing (an intersection-union test: no further adjustment over groups), so their
+    interval is two-sided at 1 - 2 * verdict_alpha; H4 claims any of its slope differences, two-sided, Bonferroni
+    over its comparisons.
+    """
+
+    confidence: float
+    verdict_alpha: float
+    pair: bool = False
+
+    @property
+    def directional(self) -> float:
+        return 1.0 - 2.0 * self.verdict_alpha
+
+    def interaction(self, comparisons: int) -> float:
+        return 1.0 - self.verdict_alpha / max(comparisons, 1)
 
 
-def rank_trend(x: list[float], values: np.ndarray, values_resampled: np.ndarray, confidence: float) -> dict:
-    """Return Spearman's rho (with a bootstrap CI) and Kendall's tau of the values against x."""
+def verdict_levels(settings: dict, n_outcomes: int) -> Levels:
+    """Return the Levels of a study testing the four hypotheses on n_outcomes outcomes."""
+    family = len(STATEMENTS) * max(n_outcomes, 1)
+    return Levels(settings["confidence"], (1.0 - settings["confidence"]) / family, settings["pair_seeds"])
+
+
+def paired_difference(
+    later: Estimate,
+    earlier: Estimate,
+    confidence: float,
+    pair: bool = False,
+    bounds: tuple[float, float] | None = None,
+) -> dict:
+    """Return the difference later - earlier with its interval over seeds and paired test papers."""
+    compared = seeds.difference(later, earlier, confidence, pair, bounds)
+    return {"difference": compared["value"], "ci": compared["ci"], "seed_df": compared["seed_df"]}
+
+
+def least_squares_weights(x: list[float]) -> np.ndarray:
+    """Return w with sum_i w_i * y_i = the least-squares slope of y on log2(x)."""
+    u = np.log2(np.asarray(x, dtype=float))
+    centred = u - u.mean()
+    return centred / (centred**2).sum()
+
+
+def trend(x: list[float], estimates: list[Estimate], levels: Levels) -> dict:
+    """Return the slope per doubling of x (least squares on log2 x, with its interval) and, descriptive, Spearman's
+    rho and Kendall's tau of the point values against x."""
+    values = [e.point for e in estimates]
     with warnings.catch_warnings():
-        # a resample whose values are all equal has no rank correlation (NaN, dropped from the CI)
-        warnings.simplefilter("ignore")
+        warnings.simplefilter("ignore")  # values all equal: no rank correlation (NaN)
         spearman = stats.spearmanr(x, values)
         kendall = stats.kendalltau(x, values)
-        rho_resampled = np.array([stats.spearmanr(x, column).statistic for column in values_resampled.T])
+    slope = seeds.contrast(
+        list(zip(least_squares_weights(x), estimates, strict=True)), levels.confidence, levels.pair
+    )
     return {
+        "slope_per_doubling": slope["value"],
+        "slope_ci": slope["ci"],
         "spearman_rho": metrics.none_if_nan(spearman.statistic),
         "spearman_p": metrics.none_if_nan(spearman.pvalue),
-        "spearman_ci": metrics.percentile_interval(rho_resampled, confidence),
         "kendall_tau": metrics.none_if_nan(kendall.statistic),
         "kendall_p": metrics.none_if_nan(kendall.pvalue),
     }
@@ -118,17 +169,19 @@ def series_test(
     estimates: list[Estimate],
     sign: int,
     bounds: tuple[float, float],
-    confidence: float,
+    levels: Levels,
 ) -> dict:
-    """Return the points, steps, end-to-end difference, rank trend and verdict of estimates ordered by x."""
+    """Return the points, steps, end-to-end difference (at the verdict's level), trend and verdict of estimates
+    ordered by x."""
     overall = {
         "from": names[0],
         "to": names[-1],
-        **paired_difference(estimates[-1], estimates[0], confidence),
+        **paired_difference(estimates[-1], estimates[0], levels.directional, levels.pair, bounds),
+        "confidence": levels.directional,
     }
     values = [e.point for e in estimates]
-    trend = rank_trend(x, np.array(values), np.stack([e.resampled for e in estimates]), confidence)
-    verdict, note = series_verdict(values, overall["ci"], trend["spearman_rho"], sign, bounds)
+    trended = trend(x, estimates, levels)
+    verdict, note = series_verdict(values, overall["ci"], trended["spearman_rho"], sign, bounds)
     return {
         "verdict": verdict,
         "note": note,
@@ -137,7 +190,7 @@ def series_test(
                 "name": name,
                 "x": value,
                 "value": e.point,
-                "ci": metrics.percentile_interval(e.resampled, confidence),
+                "ci": seeds.contrast([(1.0, e)], levels.confidence, bounds=bounds)["ci"],
             }
             for name, value, e in zip(names, x, estimates, strict=True)
         ],
@@ -145,19 +198,19 @@ def series_test(
             {
                 "from": names[i],
                 "to": names[i + 1],
-                **paired_difference(estimates[i + 1], estimates[i], confidence),
+                **paired_difference(estimates[i + 1], estimates[i], levels.confidence, levels.pair, bounds),
             }
             for i in range(len(names) - 1)
         ],
         "overall": overall,
-        "trend": trend,
+        "trend": trended,
     }
 
 
-def run_series_test(runs: list[Run], x: list[float], sign: int, outcome: Outcome, confidence: float) -> dict:
+def run_series_test(runs: list[Run], x: list[float], sign: int, outcome: Outcome, levels: Levels) -> dict:
     """Return series_test of the runs' estimates of one outcome."""
     estimates = [run.estimates[outcome.key] for run in runs]
-    return series_test([run.name for run in runs], x, estimates, sign, outcome.bounds, confidence)
+    return series_test([run.name for run in runs], x, estimates, sign, outcome.bounds, levels)
 
 
 def gamma_series(runs: dict[str, Run], variant: str, prop: str, baseline: Run | None) -> list[Run]:
@@ -171,7 +224,7 @@ def gamma_series(runs: dict[str, Run], variant: str, prop: str, baseline: Run | 
 
 
 def gamma_hypothesis(
-    runs: dict[str, Run], variant: str, sign: int, baseline: Run | None, outcome: Outcome, confidence: float
+    runs: dict[str, Run], variant: str, sign: int, baseline: Run | None, outcome: Outcome, levels: Levels
 ) -> dict:
     """Return H1 (variant accept, sign +1) or H2 (variant reject, sign -1) on one outcome: per proportion, vs gamma."""
     groups = []
@@ -179,13 +232,13 @@ def gamma_hypothesis(
     for prop in props:
         series = gamma_series(runs, variant, prop, baseline)
         if len(series) >= 2:
-            tested = run_series_test(series, [r.gamma for r in series], sign, outcome, confidence)
+            tested = run_series_test(series, [r.gamma for r in series], sign, outcome, levels)
             groups.append({"group": f"prop {prop}", "prop": prop, "x": "gamma", **tested})
     verdict, summary = combine(groups, "proportion")
     return {"verdict": verdict, "summary": summary, "groups": groups}
 
 
-def mix_hypothesis(runs: dict[str, Run], outcome: Outcome, confidence: float) -> dict:
+def mix_hypothesis(runs: dict[str, Run], outcome: Outcome, levels: Levels) -> dict:
     """Return H3 on one outcome: per (variant, gamma), against N of the accept fraction 1/N (expected to fall)."""
     groups = []
     keys = sorted({(r.variant, r.gamma) for r in runs.values()}, key=lambda k: (VARIANTS.index(k[0]), k[1]))
@@ -195,7 +248,7 @@ def mix_hypothesis(runs: dict[str, Run], outcome: Outcome, confidence: float) ->
             key=lambda r: r.denominator,
         )
         if len(series) >= 2:
-            tested = run_series_test(series, [r.denominator for r in series], -1, outcome, confidence)
+            tested = run_series_test(series, [r.denominator for r in series], -1, outcome, levels)
             group = f"{variant} gamma {format_gamma(gamma)}"
             groups.append(
                 {
@@ -210,37 +263,34 @@ def mix_hypothesis(runs: dict[str, Run], outcome: Outcome, confidence: float) ->
     return {"verdict": verdict, "summary": summary, "groups": groups}
 
 
-def slope_per_doubling(gammas: list[float], estimates: list[Estimate]) -> tuple[float, np.ndarray]:
-    """Return the least-squares slope of the estimates on log2(gamma), as a point estimate and per resample."""
-    x = np.log2(gammas)
-    point = np.polyfit(x, [e.point for e in estimates], 1)[0]
-    resampled = np.polyfit(x, np.stack([e.resampled for e in estimates]), 1)[0]
-    return float(point), resampled
-
-
 def slope_comparison(
     gammas: list[float],
     estimates: list[Estimate],
     reference: list[Estimate],
     bounds: tuple[float, float],
-    confidence: float,
+    levels: Levels,
     adjusted: float,
 ) -> dict:
     """Return the slope of estimates minus the reference's over gammas, its adjusted CI and whether a bound holds."""
-    slope, slope_resampled = slope_per_doubling(gammas, estimates)
-    ref_slope, ref_resampled = slope_per_doubling(gammas, reference)
-    ci = metrics.percentile_interval(slope_resampled - ref_resampled, adjusted)
+    weights = least_squares_weights(gammas)
+    own = list(zip(weights, estimates, strict=True))
+    other = list(zip(weights, reference, strict=True))
+    slope = seeds.contrast(own, levels.confidence, levels.pair)
+    ref_slope = seeds.contrast(other, levels.confidence, levels.pair)
+    compared = seeds.contrast(own + [(-w, e) for w, e in other], adjusted, levels.pair)
+    ci = compared["ci"]
     differs = ci is not None and (ci[0] > 0 or ci[1] < 0)
     at_bound = any(
         shared_bound([e.point for e in side], bounds) is not None for side in (estimates, reference)
     )
     return {
-        "slope_per_doubling": slope,
-        "slope_ci": metrics.percentile_interval(slope_resampled, confidence),
-        "reference_slope_per_doubling": ref_slope,
-        "reference_slope_ci": metrics.percentile_interval(ref_resampled, confidence),
-        "difference": slope - ref_slope,
+        "slope_per_doubling": slope["value"],
+        "slope_ci": slope["ci"],
+        "reference_slope_per_doubling": ref_slope["value"],
+        "reference_slope_ci": ref_slope["ci"],
+        "difference": compared["value"],
         "ci": ci,
+        "seed_df": compared["seed_df"],
         "differs": differs,
         "at_bound": at_bound,
         "saturated": at_bound and not differs,
@@ -267,20 +317,16 @@ def interaction_plan(runs: dict[str, Run], baseline: Run | None) -> list[tuple[s
     return planned
 
 
-def interaction_hypothesis(
-    runs: dict[str, Run], baseline: Run | None, outcome: Outcome, confidence: float
-) -> dict:
+def interaction_hypothesis(runs: dict[str, Run], baseline: Run | None, outcome: Outcome, levels: Levels) -> dict:
     """Return H4 on one outcome: per variant, each proportion's gamma slope minus the reference proportion's."""
     planned = interaction_plan(runs, baseline)
     # Bonferroni: "some slope differs" is claimed if any of the comparisons does
-    adjusted = 1.0 - (1.0 - confidence) / max(len(planned), 1)
+    adjusted = levels.interaction(len(planned))
     comparisons = []
-    for variant, reference, prop, shared, levels in planned:
-        estimates = [levels[prop][g].estimates[outcome.key] for g in shared]
-        reference_estimates = [levels[reference][g].estimates[outcome.key] for g in shared]
-        compared = slope_comparison(
-            shared, estimates, reference_estimates, outcome.bounds, confidence, adjusted
-        )
+    for variant, reference, prop, shared, by_prop in planned:
+        estimates = [by_prop[prop][g].estimates[outcome.key] for g in shared]
+        reference_estimates = [by_prop[reference][g].estimates[outcome.key] for g in shared]
+        compared = slope_comparison(shared, estimates, reference_estimates, outcome.bounds, levels, adjusted)
         comparisons.append(
             {"variant": variant, "prop": prop, "reference_prop": reference, "gammas": shared, **compared}
         )
@@ -293,15 +339,13 @@ def interaction_hypothesis(
     }
 
 
-def outcome_hypotheses(
-    runs: dict[str, Run], baseline: Run | None, outcome: Outcome, confidence: float
-) -> dict:
+def outcome_hypotheses(runs: dict[str, Run], baseline: Run | None, outcome: Outcome, levels: Levels) -> dict:
     """Return {H1..H4: the test on one outcome} (verdict, summary, groups or comparisons)."""
     return {
-        "H1": gamma_hypothesis(runs, "accept", +1, baseline, outcome, confidence),
-        "H2": gamma_hypothesis(runs, "reject", -1, baseline, outcome, confidence),
-        "H3": mix_hypothesis(runs, outcome, confidence),
-        "H4": interaction_hypothesis(runs, baseline, outcome, confidence),
+        "H1": gamma_hypothesis(runs, "accept", +1, baseline, outcome, levels),
+        "H2": gamma_hypothesis(runs, "reject", -1, baseline, outcome, levels),
+        "H3": mix_hypothesis(runs, outcome, levels),
+        "H4": interaction_hypothesis(runs, baseline, outcome, levels),
     }
 
 
@@ -316,11 +360,13 @@ def run_hypotheses(
     predictions: dict[str, list[metrics.Predictions]],
     priorshift: dict[str, list[metrics.Predictions]],
     settings: dict,
+    seed_labels: dict[str, list] | None = None,
 ) -> dict:
     """Return every hypothesis test on every outcome and the prior-shift comparisons as one JSON-ready dict.
 
     predictions: each fine-tuned experiment's predictions, one per training seed, by experiment name, all on the
-    same test papers in the same order; priorshift: the prior-shift counterparts that were not skipped, alike.
+    same test papers in the same order; priorshift: the prior-shift counterparts that were not skipped, alike;
+    seed_labels: the training seed of each fine-tuned prediction set, by name (positions when absent).
     """
     finetuned = [row for row in aggregated(table) if row["method"] == FINETUNED and not row.get("skipped")]
     if not finetuned:
@@ -330,17 +376,26 @@ def run_hypotheses(
     all_predictions = [p for row in finetuned for p in predictions[row["name"]]]
     missing = {o.key: missing_reason(o, all_predictions) for o in OUTCOMES}
     available = [o for o in OUTCOMES if missing[o.key] is None]
-    runs = build_runs(finetuned, predictions, indices, available, settings["bootstrap_seed"])
-    confidence = settings["confidence"]
+    runs = build_runs(finetuned, predictions, indices, available, seed_labels)
+    levels = verdict_levels(settings, len(available))
     baseline = next((run for run in runs.values() if run.variant == "baseline"), None)
     by_outcome = {
         o.key: untested_hypotheses(missing[o.key])
         if missing[o.key]
-        else outcome_hypotheses(runs, baseline, o, confidence)
+        else outcome_hypotheses(runs, baseline, o, levels)
         for o in OUTCOMES
     }
     return {
         "settings": settings,
+        "levels": {
+            "confidence": levels.confidence,
+            "family": [f"{key} on {o.label}" for o in available for key in STATEMENTS],
+            "family_wise_error_bound": 1.0 - levels.confidence,
+            "verdict_alpha": levels.verdict_alpha,
+            "directional_confidence": levels.directional,
+            "pair_seeds": levels.pair,
+            "interval_method": seeds.METHOD,
+        },
         "n_test_papers": int(n_papers),
         "seeds": seeds.seed_summary(runs.values(), available),
         "outcomes": {
@@ -356,13 +411,7 @@ def run_hypotheses(
             for key, statement in STATEMENTS.items()
         },
         "priorshift": priorshift_comparisons(
-            runs.values(),
-            aggregated(table),
-            priorshift,
-            indices,
-            settings["bootstrap_seed"],
-            confidence,
-            baseline,
+            runs.values(), aggregated(table), priorshift, indices, levels, baseline
         ),
         "verdict_rules": VERDICT_RULES,
     }

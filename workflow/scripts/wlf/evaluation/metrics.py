@@ -164,6 +164,11 @@ def confusion_counts(predictions: Predictions) -> dict[str, int]:
     return {"tp": tp, "fp": fp, "tn": tn, "fn": fn}
 
 
+def metric_bounds(name: str) -> tuple[float, float]:
+    """Return the range of a metric's values: MCC runs from -1 to 1, every other metric from 0 to 1."""
+    return (-1.0, 1.0) if name == "mcc" else (0.0, 1.0)
+
+
 def none_if_nan(value: float) -> float | None:
     """Return value, or None for NaN (JSON has no NaN)."""
     return None if value is None or math.isnan(value) else float(value)

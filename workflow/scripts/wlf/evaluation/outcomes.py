@@ -7,8 +7,8 @@ on every bootstrap resample.
 
 Both are means of a per-paper value (Outcome.per_paper), so one resample's value on one seed's predictions is
 the mean over its paper indices: no metric but the outcome itself is computed on the resamples. An experiment's estimate is the mean over its training
-seeds, resampled on two levels (wlf.evaluation.seeds): seeds within the experiment, then test papers shared by
-all experiments. This module is the one place that turns predictions into resampled arrays; the hypothesis tests
+seeds, kept with each seed's value on every test-paper resample (the resamples are shared by all experiments), so
+that wlf.evaluation.seeds can put an interval over seeds and test papers on any contrast of estimates. This module is the one place that turns predictions into resampled arrays; the hypothesis tests
 and the verdicts only see the arrays.
 """
 
@@ -20,6 +20,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from wlf.evaluation import metrics, seeds
+from wlf.evaluation.seeds import Estimate
 from wlf.labels import ACCEPT
 
 RATE, MEAN_P = "predicted_acceptance_rate", "mean_p_accept"
@@ -54,18 +55,6 @@ OUTCOMES = (
 OUTCOME_BY_KEY = {outcome.key: outcome for outcome in OUTCOMES}
 
 
-@dataclass(frozen=True)
-class Estimate:
-    """One experiment's value of one outcome: the mean over seeds and its value on each two-level resample,
-    with each seed's value, the between-seed SD and the variance split (None where there is one seed)."""
-
-    point: float
-    resampled: np.ndarray
-    seed_points: tuple[float, ...] = ()
-    seed_sd: float | None = None
-    variance: dict | None = None
-
-
 def missing_reason(outcome: Outcome, predictions: list[metrics.Predictions]) -> str | None:
     """Return why the outcome cannot be computed for these predictions, or None when it can."""
     if outcome.needs_probabilities and any(p.p_accept is None for p in predictions):
@@ -74,17 +63,15 @@ def missing_reason(outcome: Outcome, predictions: list[metrics.Predictions]) -> 
 
 
 def estimate(
-    predictions: list[metrics.Predictions], outcome: Outcome, indices: np.ndarray, draws: np.ndarray
+    predictions: list[metrics.Predictions],
+    outcome: Outcome,
+    indices: np.ndarray,
+    seed_labels: tuple = (),
+    block: str | None = None,
 ) -> Estimate:
-    """Return the outcome's estimate from each seed's predictions: paper indices (rows of indices) are shared by
-    every experiment, seed draws (rows of draws, seeds.seed_draws) are the experiment's own."""
+    """Return the outcome's estimate from each seed's predictions on the paper resamples (rows of indices, shared
+    by every experiment); seed_labels and block (the training set) let contrasts pair runs that share a seed."""
     values = [outcome.per_paper(seed_predictions) for seed_predictions in predictions]
-    per_seed_points = [float(v.mean()) for v in values]
-    per_seed_resampled = np.stack([v[indices].mean(axis=1) for v in values])
-    return Estimate(
-        point=float(np.mean(per_seed_points)),
-        resampled=seeds.two_level(per_seed_resampled, draws),
-        seed_points=tuple(per_seed_points),
-        seed_sd=seeds.seed_sd(per_seed_points),
-        variance=seeds.variance_split(per_seed_points, per_seed_resampled),
+    return seeds.make_estimate(
+        [float(v.mean()) for v in values], np.stack([v[indices].mean(axis=1) for v in values]), seed_labels, block
     )

@@ -68,39 +68,29 @@ def resampled_with_auc_cache(predictions: metrics.Predictions, indices: np.ndarr
 
 def compare_priorshift(
     name: str,
-    finetuned: tuple[list[metrics.Predictions], np.ndarray],
-    priorshift: tuple[list[metrics.Predictions], np.ndarray],
-    indices: np.ndarray,
+    finetuned: dict[str, seeds.Estimate],
+    shifted: dict[str, seeds.Estimate],
     confidence: float,
-    auc_cache: dict,
+    pair: bool,
 ) -> dict:
-    """Return fine-tuned - prior-shift differences of PRIORSHIFT_COMPARED with paired CIs, and the verdict.
+    """Return fine-tuned - prior-shift differences of PRIORSHIFT_COMPARED with intervals, and the verdict.
 
-    finetuned, priorshift: each seed's predictions and the seed draws (seeds.seed_draws); both sides are means over
-    their seeds, resampled on two levels with the same test papers. The CIs are Bonferroni-adjusted for the
-    number of verdict metrics: the verdict "beyond" is claimed if any of PRIORSHIFT_METRICS excludes 0
-    (PRIORSHIFT_REPORTED are shown at the same level, outside the verdict).
+    finetuned, shifted: each side's Estimate of every compared metric (means over their seeds, on the same test paper
+    resamples). The intervals are Bonferroni-adjusted for the number of verdict metrics: the verdict "beyond" is
+    claimed if any of PRIORSHIFT_METRICS excludes 0 (PRIORSHIFT_REPORTED are shown at the same level, outside the
+    verdict).
     """
     adjusted = 1.0 - (1.0 - confidence) / len(PRIORSHIFT_METRICS)
-    finetuned_point, finetuned_resampled = seeds.mean_metrics(
-        finetuned[0],
-        PRIORSHIFT_COMPARED,
-        finetuned[1],
-        lambda p: metrics.resampled_metrics(p, indices, 1, PRIORSHIFT_COMPARED),
-    )
-    shifted_point, shifted_resampled = seeds.mean_metrics(
-        priorshift[0],
-        PRIORSHIFT_COMPARED,
-        priorshift[1],
-        lambda p: resampled_with_auc_cache(p, indices, auc_cache),
-    )
     differences = {}
     for metric in PRIORSHIFT_COMPARED:
-        ci = metrics.percentile_interval(finetuned_resampled[metric] - shifted_resampled[metric], adjusted)
+        compared = seeds.difference(
+            finetuned[metric], shifted[metric], adjusted, pair, metrics.metric_bounds(metric)
+        )
+        ci = compared["ci"]
         differences[metric] = {
-            "finetuned": metrics.none_if_nan(finetuned_point[metric]),
-            "priorshift": metrics.none_if_nan(shifted_point[metric]),
-            "difference": metrics.none_if_nan(finetuned_point[metric] - shifted_point[metric]),
+            "finetuned": metrics.none_if_nan(finetuned[metric].point),
+            "priorshift": metrics.none_if_nan(shifted[metric].point),
+            "difference": compared["value"],
             "ci": ci,
             "excludes_zero": ci is not None and (ci[0] > 0 or ci[1] < 0),
             "in_verdict": metric in PRIORSHIFT_METRICS,
@@ -119,14 +109,14 @@ def priorshift_comparisons(
     table: list[dict],
     priorshift: dict[str, list[metrics.Predictions]],
     indices: np.ndarray,
-    bootstrap_seed: int,
-    confidence: float,
+    levels,
     baseline=None,
 ) -> dict:
     """Return the prior-shift comparisons, or why they are absent (skipped counterparts, no baseline).
 
-    runs: the fine-tuned runs (each with .name, .predictions per seed and .draws); table: the aggregated rows;
-    priorshift: the counterparts that were not skipped, one per seed, by name, on the same test papers.
+    runs: the fine-tuned runs (each with .name, .prop, .seeds and .predictions per seed); table: the aggregated
+    rows; priorshift: the counterparts that were not skipped, one per seed of the baseline, by name, on the same
+    test papers; levels: hypothesis_tests.Levels (confidence, pairing).
     """
     rows = {row["name"]: row for row in table if row["method"] == PRIORSHIFT}
     comparisons, absent, auc_cache = [], [], {}
@@ -140,24 +130,32 @@ def priorshift_comparisons(
             absent.append({"name": run.name, "reason": row["skipped"]})
         else:
             shifted = priorshift[run.name]
-            # the counterpart's seeds are the baseline's, trained apart from the run's: drawn on their own
-            shifted_draws = seeds.seed_draws(
-                len(shifted), len(indices), bootstrap_seed, f"{PRIORSHIFT}/{run.name}"
+            # the counterpart of seed s moves the baseline's seed s: it shares the baseline's training set and seeds
+            shifted_seeds = baseline.seeds if baseline is not None else ()
+            shifted_block = baseline.prop if baseline is not None else None
+            finetuned_estimates = seeds.metric_estimates(
+                run.predictions,
+                PRIORSHIFT_COMPARED,
+                lambda p: metrics.resampled_metrics(p, indices, 1, PRIORSHIFT_COMPARED),
+                run.seeds,
+                run.prop,
+            )
+            shifted_estimates = seeds.metric_estimates(
+                shifted,
+                PRIORSHIFT_COMPARED,
+                lambda p: resampled_with_auc_cache(p, indices, auc_cache),
+                shifted_seeds if len(shifted_seeds) == len(shifted) else (),
+                shifted_block,
             )
             comparisons.append(
                 compare_priorshift(
-                    run.name,
-                    (run.predictions, run.draws),
-                    (shifted, shifted_draws),
-                    indices,
-                    confidence,
-                    auc_cache,
+                    run.name, finetuned_estimates, shifted_estimates, levels.confidence, levels.pair
                 )
             )
     reasons = sorted({entry["reason"] for entry in absent})
     return {
         "available": bool(comparisons),
-        "adjusted_confidence": 1.0 - (1.0 - confidence) / len(PRIORSHIFT_METRICS),
+        "adjusted_confidence": 1.0 - (1.0 - levels.confidence) / len(PRIORSHIFT_METRICS),
         "absent": absent,
         "note": "; ".join(reasons) if reasons else None,
         "comparisons": comparisons,
