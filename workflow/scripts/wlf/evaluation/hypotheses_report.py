@@ -43,22 +43,31 @@ def uncertainty_sentence(seeds: dict) -> str:
             "says that the seed variance was not estimated (add seeds to the config's `seeds`)."
         )
     return (
-        f"{counts} training seeds per experiment: each estimate is the mean over the seeds, and its interval is "
-        "a two-level bootstrap (seeds resampled within the experiment, then test papers), so it covers both the "
-        "randomness of training and the sampling of test papers."
+        f"{counts} training seeds per experiment: each estimate is the mean over the seeds, and its interval "
+        "covers both the randomness of training and the sampling of test papers: the paired test-paper bootstrap "
+        "combined (MOVER) with a Student t interval of the between-seed variance, whose degrees of freedom "
+        "(Welch-Satterthwaite) come from the seeds, so 3 seeds widen it by t(2) = 4.30 where a normal "
+        "quantile would take 1.96 (docs/statistics.md)."
     )
 
 
 def summary_lines(result: dict) -> list[str]:
     """Return the title, the bootstrap settings, the outcomes and the table of verdicts on each."""
-    settings, outcomes = result["settings"], result["outcomes"]
+    settings, outcomes, levels = result["settings"], result["outcomes"], result["levels"]
     labels = [outcome["label"] for outcome in outcomes.values()]
     lines = [
         "# Hypotheses on predicted acceptance",
         "",
         f"{result['n_test_papers']} test papers; paired percentile bootstrap, {settings['bootstrap_resamples']} "
-        f"resamples (seed {settings['bootstrap_seed']}), {settings['confidence']:.0%} intervals. "
+        f"resamples (seed {settings['bootstrap_seed']}), {settings['confidence']:.0%} intervals for the levels, "
+        "steps and slopes. "
         f"{uncertainty_sentence(result['seeds'])} "
+        f"{'Runs of one training set are paired by seed. ' if levels['pair_seeds'] else ''}"
+        f"The verdicts are one family of {len(levels['family'])} (each hypothesis on each outcome): each spends "
+        f"{levels['verdict_alpha']:.4g} of a family-wise error of at most {levels['family_wise_error_bound']:.0%} "
+        f"(Bonferroni), so H1-H3 read their first-to-last change at a two-sided "
+        f"{levels['directional_confidence']:.4g} confidence and H4 its slope differences at the adjusted level "
+        "shown in its section. "
         "Two outcomes, tested with the same resamples: the predicted acceptance rate (the fraction of test "
         "papers predicted Accept) and the mean P(Accept) (the mean probability of Accept, threshold-free). "
         "A rate at 0 or 1 cannot move further, while the probabilities underneath it still can: a group with "
@@ -230,6 +239,39 @@ def seed_lines(seeds: dict, outcomes: dict) -> list[str]:
     return lines
 
 
+def planning_lines(plan: dict) -> list[str]:
+    """Return the section on how many seeds each hypothesis needs for its smallest observed step."""
+    lines = [
+        "",
+        "## How many training seeds the study needs",
+        "",
+        f"Per hypothesis and outcome, its smallest observed step in the expected direction (H4: its smallest slope "
+        f"difference) and the number of seeds per experiment that would give {plan['target_power']:.0%} power to "
+        "find a step of that size at the level its verdict uses, from the observed between-seed SD of the step and "
+        "its test-set SD (which more seeds do not shrink: 'not reachable' means the test set limits it). A "
+        "planning figure: the seed SDs are themselves estimated from few seeds.",
+        "",
+        "| hypothesis | outcome | smallest step | size | test-set SD | between-seed SD | power now | seeds for "
+        f"{plan['target_power']:.0%} power |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- |",
+    ]
+    for row in plan["rows"]:
+        if not row["seed_variance_estimated"]:
+            needed = "seed variance not estimated (one seed)"
+        elif row["seeds_needed"] is None:
+            needed = f"not reachable (> {plan['max_seeds']} or limited by the test set)"
+        else:
+            needed = str(row["seeds_needed"])
+        power_now = "—" if row["power_now"] is None else f"{row['power_now']:.2f} ({row['seeds_now']} seeds)"
+        lines.append(
+            f"| {row['hypothesis']} | {row['outcome']} | {row['step']} | {fmt(row['difference'])} | "
+            f"{fmt(row['test_sd'])} | {fmt(row['seed_sd'])} | {power_now} | {needed} |"
+        )
+    if not plan["rows"]:
+        lines.append("| — | — | no step in the expected direction | | | | | |")
+    return lines
+
+
 def markdown(result: dict) -> str:
     """Return the hypotheses as a Markdown report: verdicts first, then the evidence tables and the rules."""
     outcomes = result["outcomes"]
@@ -239,6 +281,7 @@ def markdown(result: dict) -> str:
     lines += interaction_lines(result["hypotheses"]["H4"], outcomes)
     lines += priorshift_lines(result["priorshift"])
     lines += seed_lines(result["seeds"], outcomes)
+    lines += planning_lines(result["seed_planning"])
     lines += ["", "## Verdict rules", ""]
     lines += [f"- **{name}**: {rule}" for name, rule in result["verdict_rules"].items()]
     return "\n".join(lines) + "\n"

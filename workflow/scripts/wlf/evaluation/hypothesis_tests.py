@@ -16,15 +16,13 @@ hypotheses.py, the report is written by hypotheses_report.
 
 from __future__ import annotations
 
-import warnings
 from collections.abc import Iterable
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import stats
 
 from wlf.errors import InputError
-from wlf.evaluation import metrics, seeds
+from wlf.evaluation import metrics, seed_planning, seeds
 from wlf.evaluation.outcomes import OUTCOMES, Estimate, Outcome, estimate, missing_reason
 from wlf.evaluation.priorshift import priorshift_comparisons
 from wlf.evaluation.table import aggregated
@@ -142,24 +140,37 @@ def least_squares_weights(x: list[float]) -> np.ndarray:
     return centred / (centred**2).sum()
 
 
+def average_ranks(values: list[float]) -> np.ndarray:
+    """Return the ranks of values from 1, ties sharing their average rank (scipy's rankdata, for a handful)."""
+    v = np.asarray(values, dtype=float)
+    return (v[None, :] < v[:, None]).sum(axis=1) + ((v[None, :] == v[:, None]).sum(axis=1) + 1) / 2
+
+
+def rank_correlations(x: list[float], values: list[float]) -> tuple[float | None, float | None]:
+    """Return Spearman's rho and Kendall's tau-b of values against x (None when either has no spread)."""
+    rx, rv = average_ranks(x), average_ranks(values)
+    if np.ptp(rx) == 0 or np.ptp(rv) == 0:
+        return None, None
+    rho = float(np.corrcoef(rx, rv)[0, 1])
+    dx, dv = np.sign(np.subtract.outer(rx, rx)), np.sign(np.subtract.outer(rv, rv))
+    upper = np.triu_indices(len(x), 1)
+    concordance = float((dx * dv)[upper].sum())
+    tau = concordance / np.sqrt(float((dx[upper] != 0).sum()) * float((dv[upper] != 0).sum()))
+    return rho, tau
+
+
 def trend(x: list[float], estimates: list[Estimate], levels: Levels) -> dict:
     """Return the slope per doubling of x (least squares on log2 x, with its interval) and, descriptive, Spearman's
-    rho and Kendall's tau of the point values against x."""
-    values = [e.point for e in estimates]
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # values all equal: no rank correlation (NaN)
-        spearman = stats.spearmanr(x, values)
-        kendall = stats.kendalltau(x, values)
+    rho and Kendall's tau of the point values against x (with 3 to 5 levels their p-values would say little)."""
+    rho, tau = rank_correlations(x, [e.point for e in estimates])
     slope = seeds.contrast(
         list(zip(least_squares_weights(x), estimates, strict=True)), levels.confidence, levels.pair
     )
     return {
         "slope_per_doubling": slope["value"],
         "slope_ci": slope["ci"],
-        "spearman_rho": metrics.none_if_nan(spearman.statistic),
-        "spearman_p": metrics.none_if_nan(spearman.pvalue),
-        "kendall_tau": metrics.none_if_nan(kendall.statistic),
-        "kendall_p": metrics.none_if_nan(kendall.pvalue),
+        "spearman_rho": rho,
+        "kendall_tau": tau,
     }
 
 
@@ -349,6 +360,43 @@ def outcome_hypotheses(runs: dict[str, Run], baseline: Run | None, outcome: Outc
     }
 
 
+def seed_plan(runs: dict[str, Run], baseline: Run | None, tested: dict, outcome: Outcome, levels: Levels) -> list:
+    """Return the seed-planning rows of one outcome (wlf.evaluation.seed_planning): for H1-H3 the smallest step in
+    the expected direction, for H4 the smallest slope difference, each at the level its verdict uses."""
+    rows = []
+    for key in ("H1", "H2", "H3"):
+        found = seed_planning.smallest_step(tested[key]["groups"], EXPECTED_SIGN[key])
+        if found is not None:
+            earlier, later = (runs[name].estimates[outcome.key] for name in found)
+            rows.append(
+                seed_planning.plan_step(
+                    key,
+                    outcome.label,
+                    [(1.0, later), (-1.0, earlier)],
+                    f"{found[0]} -> {found[1]}",
+                    levels.verdict_alpha,
+                    levels.pair,
+                )
+            )
+    comparisons = [c for c in tested["H4"]["comparisons"] if not c["saturated"]]
+    if comparisons:
+        c = min(comparisons, key=lambda c: abs(c["difference"]))
+        by_gamma = {
+            prop: {r.gamma: r for r in gamma_series(runs, c["variant"], prop, baseline)}
+            for prop in (c["prop"], c["reference_prop"])
+        }
+        weights = least_squares_weights(c["gammas"])
+        terms = [(w, by_gamma[c["prop"]][g].estimates[outcome.key]) for w, g in zip(weights, c["gammas"], strict=True)]
+        terms += [
+            (-w, by_gamma[c["reference_prop"]][g].estimates[outcome.key])
+            for w, g in zip(weights, c["gammas"], strict=True)
+        ]
+        label = f"{c['variant']} slope {c['prop']} - {c['reference_prop']}"
+        alpha = levels.verdict_alpha / (2 * len(tested["H4"]["comparisons"]))
+        rows.append(seed_planning.plan_step("H4", outcome.label, terms, label, alpha, levels.pair))
+    return rows
+
+
 def untested_hypotheses(reason: str) -> dict:
     """Return {H1..H4: no verdict, the reason as the summary} for an outcome that cannot be computed."""
     untested = {key: {"verdict": None, "summary": reason, "groups": []} for key in ("H1", "H2", "H3")}
@@ -413,5 +461,14 @@ def run_hypotheses(
         "priorshift": priorshift_comparisons(
             runs.values(), aggregated(table), priorshift, indices, levels, baseline
         ),
+        "seed_planning": {
+            "target_power": seed_planning.TARGET_POWER,
+            "max_seeds": seed_planning.MAX_SEEDS,
+            "rows": [
+                row
+                for o in available
+                for row in seed_plan(runs, baseline, by_outcome[o.key], o, levels)
+            ],
+        },
         "verdict_rules": VERDICT_RULES,
     }

@@ -22,7 +22,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import stats
+from scipy import special
 
 from wlf.evaluation import metrics
 
@@ -96,25 +96,36 @@ def _seed_groups(terms: Terms, pair: bool) -> list[list[tuple[float, Estimate]]]
     return list(groups.values())
 
 
+def seed_unit_variances(terms: Terms, pair: bool = False) -> list[tuple[float, int]]:
+    """Return (s^2, n) of each seed group of the contrast: the sample variance of its per-seed contrast
+    sum_e c_e * value_e,s over its n seeds (groups with one seed have none and are left out)."""
+    units = []
+    for group in _seed_groups(terms, pair):
+        n = min(estimate.n_seeds for _, estimate in group)
+        if n >= 2:
+            per_seed = sum(c * np.asarray(e.seed_points[:n]) for c, e in group)
+            units.append((float(np.var(per_seed, ddof=1)), n))
+    return units
+
+
+def satterthwaite(variances: Sequence[float], dofs: Sequence[float]) -> float:
+    """Return the Welch-Satterthwaite degrees of freedom of a sum of independent variance estimates."""
+    total = sum(variances)
+    denominator = sum(v * v / d for v, d in zip(variances, dofs, strict=True))
+    return total * total / denominator if denominator > 0 else float("inf")
+
+
 def seed_part(terms: Terms, pair: bool = False) -> tuple[float | None, float]:
     """Return (the between-seed variance of the contrast, its Welch-Satterthwaite degrees of freedom).
 
-    A group's per-seed contrast sum_e c_e * value_e,s has sample variance s^2 with n - 1 degrees of freedom and
-    contributes s^2 / n. The variance is None when no group has two seeds (not estimated).
+    A group's per-seed contrast has sample variance s^2 with n - 1 degrees of freedom and contributes s^2 / n. The
+    variance is None when no group has two seeds (not estimated).
     """
-    variances, dofs = [], []
-    for group in _seed_groups(terms, pair):
-        n = min(estimate.n_seeds for _, estimate in group)
-        if n < 2:
-            continue
-        per_seed = sum(c * np.asarray(e.seed_points[:n]) for c, e in group)
-        variances.append(float(np.var(per_seed, ddof=1)) / n)
-        dofs.append(n - 1)
-    if not variances:
+    units = seed_unit_variances(terms, pair)
+    if not units:
         return None, float("inf")
-    total = sum(variances)
-    denominator = sum(v * v / d for v, d in zip(variances, dofs, strict=True))
-    return total, (total * total / denominator if denominator > 0 else float("inf"))
+    variances = [unit / n for unit, n in units]
+    return sum(variances), satterthwaite(variances, [n - 1 for _, n in units])
 
 
 def contrast_bounds(terms: Terms, bounds: tuple[float, float] | None) -> tuple[float, float] | None:
@@ -142,7 +153,7 @@ def contrast(
     if variance is None:
         result["ci"] = test_ci
         return result
-    half = float(stats.t.ppf(0.5 + confidence / 2.0, dof)) * np.sqrt(variance) if variance > 0 else 0.0
+    half = float(special.stdtrit(dof, 0.5 + confidence / 2.0)) * np.sqrt(variance) if variance > 0 else 0.0
     ci = [point - float(np.hypot(point - test_ci[0], half)), point + float(np.hypot(test_ci[1] - point, half))]
     limits = contrast_bounds(terms, bounds)
     if limits is not None:

@@ -9,6 +9,18 @@ SUPPORTED, NOT_SUPPORTED, UNCLEAR, SATURATED = "supported", "not supported", "un
 AT_BOUND_TOLERANCE = 1e-12
 
 VERDICT_RULES = {
+    "intervals": (
+        "Every estimate is an experiment's mean over its training seeds, and every interval is over seeds and test "
+        "papers: the paired percentile bootstrap of test papers (the same papers for every experiment, seeds held "
+        "fixed) combined by MOVER with a Student t interval of the between-seed variance at its Welch-Satterthwaite "
+        "degrees of freedom (docs/statistics.md). With one seed per experiment it is the test-paper bootstrap alone."
+    ),
+    "family-wise error": (
+        "The verdicts 'supported' form one family: each hypothesis on each outcome. Each spends an equal share "
+        "alpha = (1 - confidence) / (number of hypotheses x outcomes), so the chance that any reads 'supported' "
+        "when nothing moves is at most 1 - confidence (Bonferroni). H1-H3 read a direction (one-sided alpha: a "
+        "two-sided 1 - 2 alpha interval); H4 any of its slope differences (two-sided, alpha / comparisons each)."
+    ),
     "outcomes": (
         "Every hypothesis is tested on two outcomes with the same paired bootstrap resamples: the predicted "
         "acceptance rate (the fraction of test papers predicted Accept) and the mean P(Accept) (the mean "
@@ -17,9 +29,9 @@ VERDICT_RULES = {
     ),
     "direction (H1, H2, H3)": (
         "For each group (a proportion for H1/H2; a variant and gamma for H3) the levels are ordered along x "
-        "(gamma, or N of the accept fraction 1/N). 'supported' when the paired-bootstrap CI of the difference "
-        "last level - first level lies entirely on the expected side of 0 and the Spearman correlation of the "
-        "outcome with x has the expected sign; 'not supported' when that CI lies entirely on the other side of 0 "
+        "(gamma, or N of the accept fraction 1/N). 'supported' when the interval of the difference last level - "
+        "first level, at the family-wise level above, lies entirely on the expected side of 0 and the Spearman "
+        "correlation of the outcome's means with x has the expected sign; 'not supported' when that CI lies entirely on the other side of 0 "
         "or touches 0 from it (no change or the opposite change); 'unclear' otherwise."
     ),
     "saturated (H1, H2, H3)": (
@@ -38,8 +50,8 @@ VERDICT_RULES = {
     "interaction (H4)": (
         "Per variant and proportion, the slope of the outcome per doubling of gamma (least squares on log2 gamma) "
         "over the gamma levels it shares with the reference proportion (the largest accept fraction; gamma = 1 "
-        "is the baseline where it was trained), and the difference of the two slopes with its CI, "
-        "Bonferroni-widened for the number of comparisons. A comparison is 'saturated' when one of its two "
+        "is the baseline where it was trained), and the difference of the two slopes with its interval at H4's "
+        "share of the family-wise error, Bonferroni-split over the comparisons. A comparison is 'saturated' when one of its two "
         "proportions sits at the same bound (0 or 1) at every shared gamma level, so its slope is 0 because the "
         "outcome cannot move there, and the CI includes 0. 'supported' when at least one CI excludes 0 (one that "
         "involves a proportion at a bound is marked in the summary: the bound, not the mix, may flatten that "
