@@ -87,9 +87,12 @@ def main(argv=None) -> int:
                 f"{summary['max_steps']} ({reason}): a retry or a rerun resumes from it ({saved})",
                 file=sys.stderr,
             )
-        return INTERRUPTED_EXIT
-    run.save_final_model(trainer, session, args.output_dir, args.checkpoint_dir, summary)
-    return 0
+        exit_code = INTERRUPTED_EXIT
+    else:
+        run.save_final_model(trainer, session, args.output_dir, args.checkpoint_dir, summary)
+        exit_code = 0
+    signals.ignore()  # measured: a SLURM warning that came after the model was written ended the job as failed
+    return exit_code
 
 
 if __name__ == "__main__":

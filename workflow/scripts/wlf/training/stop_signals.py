@@ -26,6 +26,12 @@ class StopSignalRecord:
             signal.signal(stop_signal, self._record)
         return self
 
+    def ignore(self, signals: tuple[signal.Signals, ...] = STOP_SIGNALS) -> None:
+        """Ignore these signals from now on: the run is over, and one that comes while Python shuts down would
+        kill the process (Python restores the default action of the signals it handled before it exits)."""
+        for stop_signal in signals:
+            signal.signal(stop_signal, signal.SIG_IGN)
+
     def _record(self, signal_number: int, frame) -> None:
         if not self.signal_number:
             self.signal_number = signal_number
