@@ -79,12 +79,12 @@ def main(argv=None) -> int:
     )  # fmt: skip
     summary = run.train_and_summarise(trainer, resume_from, facts, started)
     if summary["stopped_by"] is not None:
-        saved = run.save_stop_summary(args.checkpoint_dir, session, summary)  # every process waits for it
+        run.save_stop_summary(args.checkpoint_dir, session, summary)  # every process waits for it
         if session.state.is_main_process:
             reason = summary["stopped_by"].removesuffix(f" at step {summary['steps']}")
             print(
                 f"train: interrupted after saving the checkpoint of step {summary['steps']} of "
-                f"{summary['max_steps']} ({reason}): a retry or a rerun resumes from it ({saved})",
+                f"{summary['max_steps']} ({reason}): a retry or a rerun resumes from it",
                 file=sys.stderr,
             )
         exit_code = INTERRUPTED_EXIT
