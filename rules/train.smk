@@ -1,6 +1,11 @@
 # Training: one fine-tune per experiment and seed with the class-weighted answer loss, resumable from its
 # checkpoints.
 
+from wlf.training import stop_signals
+
+# A train job's SLURM warning signal must reach train.py with its parents alive (see ignore_in_launchers).
+stop_signals.ignore_in_launchers()
+
 
 rule train:
     input:

@@ -57,6 +57,7 @@ P_ACCEPT_TOLERANCE = 1e-6
 SUBMITTED = re.compile(r"Job (\d+) has been submitted with SLURM jobid (\d+) \(log: (\S+)\)\.")
 RUN_ID = re.compile(r"SLURM run ID: (\S+)")
 RULE_OF_LOG = re.compile(r"/slurm_logs/rule_([A-Za-z0-9_]+)/")
+EMBEDDED_MODEL_DIR = "results/embedded/model"
 
 
 @dataclass(frozen=True)
@@ -267,6 +268,109 @@ def assert_same_numbers(expected, actual, where: str, tolerance: float) -> None:
         assert expected == actual, where
 
 
+# ---------------------------------------------------------------- a train job stopped by its time-limit warning
+
+SIGNAL_EXPERIMENT = "baseline_gamma1.0_prop1_2"
+SIGNAL_MODEL = f"results/models/{SIGNAL_EXPERIMENT}/seed1"
+SIGNAL_CHECKPOINTS = f"results/checkpoints/{SIGNAL_EXPERIMENT}/seed1"
+SIGNAL_MAX_STEPS = 400
+# One experiment on a small corpus, 400 steps of 16 examples: ~30 s of training, longer than the time from
+# the job's start to its warning signal. padding_free: each epoch's order comes from the seed and the epoch
+# (length-grouped batches take it from the global random state, so a resume after the first epoch reorders
+# its epoch: the weights differed from an uninterrupted run's by up to 0.08 after 400 steps).
+SIGNAL_CONFIG = {
+    "seeds": [1],
+    "experiments": [{"name": SIGNAL_EXPERIMENT, "prop": "1_2", "variant": "baseline", "gamma": 1.0}],
+    "data": {"synthetic": {"n_train": 64, "n_test": 20}, "max_paper_tokens": 64},
+    "train": {
+        "max_steps": SIGNAL_MAX_STEPS, "save_steps": 10 * SIGNAL_MAX_STEPS, "logging_steps": 50, "padding_free": True,
+    },
+}  # fmt: skip
+# SLURM's shortest time limit, 1 min, with a warning 12 s before it. SLURM checks time limits every 30 s and
+# sends the warning at the first check less than 12 + 30 s before the limit: 18-48 s after the start, when
+# train.py (started ~6-13 s after the job) has installed its handler. The retry gets time and no warning.
+TIME_LIMITED_TRAIN = (
+    "--set-resources",
+    "train:runtime=1 if attempt == 1 else 10",
+    "train:slurm_extra='--signal=USR1@12' if attempt == 1 else ''",
+    "train:mem_mb=3000",
+)
+SIGNAL_RUN_TIMEOUT_S = 360
+
+
+@dataclass(frozen=True)
+class TimeLimitedRuns:
+    slurm_dir: Path
+    slurm: SlurmRun
+    local_dir: Path
+    local: subprocess.CompletedProcess
+
+
+@pytest.fixture(scope="module")
+def time_limited_train(slurm_cluster, tmp_path_factory):
+    """Return one train job through SLURM whose time limit is shorter than its training, and the same training
+    run locally without interruption.
+
+    The data and the model are made locally first, so only the train job goes through SLURM; the local run
+    goes on while the SLURM run waits on its status polls.
+    """
+    base = tmp_path_factory.mktemp("slurm_signal")
+    overlay = write_config_overlay(base / "signal.yaml", SIGNAL_CONFIG)
+    config_args = ("--configfile", "config/demo.yaml", str(overlay), "--")
+    slurm_dir = copy_workflow(base / "slurm")
+    run_snakemake(slurm_dir, "--profile", "profiles/local", *config_args, "results/data/prop1_2/train.jsonl",
+                  EMBEDDED_MODEL_DIR, timeout_s=SIGNAL_RUN_TIMEOUT_S)  # fmt: skip
+    local_dir = base / "local"
+    shutil.copytree(slurm_dir, local_dir, symlinks=True)
+    local_command = [
+        "timeout", "-k", "10", str(SIGNAL_RUN_TIMEOUT_S),
+        str(VENV_BIN / "snakemake"), "--profile", "profiles/local", *config_args, SIGNAL_MODEL,
+    ]  # fmt: skip
+    local = subprocess.Popen(local_command, cwd=local_dir, env=workflow_env(), stdout=subprocess.PIPE,
+                             stderr=subprocess.STDOUT, text=True)  # fmt: skip
+    try:
+        slurm = run_through_slurm(slurm_dir, *TIME_LIMITED_TRAIN, *config_args, SIGNAL_MODEL,
+                                  timeout_s=SIGNAL_RUN_TIMEOUT_S)  # fmt: skip
+    finally:
+        local_output, _ = local.communicate(timeout=SIGNAL_RUN_TIMEOUT_S + 30)
+    local_run = subprocess.CompletedProcess(local_command, local.returncode, local_output, "")
+    return TimeLimitedRuns(slurm_dir, slurm, local_dir, local_run)
+
+
+@pytest.mark.slurm
+def test_train_job_warned_before_its_time_limit_saves_that_step_and_its_retry_ends_as_an_uninterrupted_run(
+    time_limited_train,
+):
+    run = time_limited_train.slurm
+    assert run.process.returncode == 0, describe(run)
+    assert time_limited_train.local.returncode == 0, time_limited_train.local.stdout[-5000:]
+    first, retry = run.jobs_of("train")
+    states = slurm_states(run.run_id)
+    # the first job ended itself after the warning, before its limit: FAILED (exit 75), not TIMEOUT
+    assert (states[first.slurm_id], states[retry.slurm_id]) == ("FAILED", "COMPLETED")
+    assert "CANCELLED" not in first.log.read_text()
+
+    summary = json.loads((time_limited_train.slurm_dir / SIGNAL_MODEL / "train_summary.json").read_text())
+    stopped_at = summary["resumed_from_step"]
+    assert 0 < stopped_at < SIGNAL_MAX_STEPS  # the step the signal came in: no periodic checkpoint was due
+    assert summary["resumed_after"] == f"signal SIGUSR1 at step {stopped_at}"
+    assert (summary["steps"], summary["stopped_by"]) == (SIGNAL_MAX_STEPS, None)
+    retry_log = (
+        time_limited_train.slurm_dir / "logs" / "train" / SIGNAL_EXPERIMENT / "seed1.log"
+    ).read_text()
+    assert f"resumed at global step {stopped_at}" in retry_log
+
+    from safetensors.torch import load_file
+
+    resumed, uninterrupted = (
+        load_file(str(folder / SIGNAL_MODEL / "model.safetensors"))
+        for folder in (time_limited_train.slurm_dir, time_limited_train.local_dir)
+    )
+    assert resumed.keys() == uninterrupted.keys()
+    for name, value in uninterrupted.items():
+        assert (resumed[name] - value).abs().max().item() <= 1e-6, name
+
+
 # ---------------------------------------------------------------- the production profile, without a cluster
 
 JOB_HEADER = re.compile(r"^(?:local)?rule (\w+):$")
@@ -306,6 +410,7 @@ def test_production_profile_asks_slurm_for_the_configured_gpus_partitions_and_ti
     assert (train["slurm_partition"], train["gpu"], train["threads"]) == ("gpu", "4", "16")
     assert (train["runtime"], train["mem_mb"]) == ("2880", "128000")
     assert "accelerate launch --num_processes 4 " in train["shell"]
+    assert train["slurm_extra"] == "--signal=USR1@600"  # the warning before the time limit
     assert (infer["slurm_partition"], infer["gpu"], infer["mem_mb"]) == ("gpu", "1", "32000")
     assert jobs["make_dataset"]["mem_mb"] == "16000"
     assert jobs["evaluate"]["slurm_partition"] == "cpu" and "gpu" not in jobs["evaluate"]

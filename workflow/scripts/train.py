@@ -5,7 +5,8 @@ python workflow/scripts/train.py --train-file results/data/prop1_2/train.jsonl -
     --output-dir results/models/accept_gamma4.0_prop1_2 --checkpoint-dir results/checkpoints/accept_gamma4.0_prop1_2
 
 Run it under `accelerate launch` for several processes. Writes the weights (or LoRA adapter), the tokenizer and
-train_summary.json into --output-dir, all at once at the end; checkpoints go to --checkpoint-dir.
+train_summary.json into --output-dir, all at once at the end; checkpoints go to --checkpoint-dir. On SIGUSR1 or
+SIGTERM (to any process) it finishes its optimizer step, saves a checkpoint of it and exits 75.
 """
 
 from __future__ import annotations
@@ -20,8 +21,9 @@ from wlf.experiments import VARIANTS, class_weights
 from wlf.files import check_output_paths, file_sha256
 from wlf.model_source import check_model_source
 from wlf.training import checkpoints, run
+from wlf.training.stop_signals import StopSignalRecord
 
-# sysexits' EX_TEMPFAIL: the job stopped on purpose (train.interrupt_at_step) and its retry resumes
+# sysexits' EX_TEMPFAIL: the job stopped on purpose (a stop signal, train.interrupt_at_step) and its retry resumes
 INTERRUPTED_EXIT = 75
 
 
@@ -45,6 +47,8 @@ def parse_args(argv=None) -> argparse.Namespace:
 def main(argv=None) -> int:
     args = parse_args(argv)
     started = time.time()
+    # first: SLURM's warning signal can come while the model loads, and it comes only once
+    signals = StopSignalRecord().install()
     # everything that can be wrong with the inputs is checked before torch is imported or anything written
     check_output_paths(folders=[args.output_dir, args.checkpoint_dir])
     settings, papers = run.check_inputs(args.settings, args.train_file, args.variant, args.gamma)
@@ -58,9 +62,9 @@ def main(argv=None) -> int:
     )
     resume_from = run.prepare_checkpoints(args.checkpoint_dir, fingerprint, session)
     trainer = run.build_trainer(
-        args.model, records, settings, session, run.interrupt_step(settings, resume_from)
+        args.model, records, settings, session, run.interrupt_step(settings, resume_from), signals
     )
-    resumed_from_step = run.restore(trainer, resume_from)
+    resumed_from_step, resumed_after = run.restore(trainer, resume_from)
     if resume_from is not None:
         session.log(f"resumed at global step {resumed_from_step}", flush=True)
     session.log(
@@ -71,20 +75,24 @@ def main(argv=None) -> int:
     )
     facts = run.RunFacts(
         args.variant, args.gamma, settings, args.train_file, train_sha256, args.model, papers,
-        resumed_from_step, train_seconds=0.0, wall_seconds=0.0, bf16=session.bf16,
+        resumed_from_step, resumed_after, train_seconds=0.0, wall_seconds=0.0, bf16=session.bf16,
     )  # fmt: skip
     summary = run.train_and_summarise(trainer, resume_from, facts, started)
-    if run.was_interrupted(trainer):
-        session.state.wait_for_everyone()  # every process exits together, none killed mid-way by the launcher
+    if summary["stopped_by"] is not None:
+        run.save_stop_summary(args.checkpoint_dir, session, summary)  # every process waits for it
         if session.state.is_main_process:
+            reason = summary["stopped_by"].removesuffix(f" at step {summary['steps']}")
             print(
                 f"train: interrupted after saving the checkpoint of step {summary['steps']} of "
-                f"{summary['max_steps']} (train.interrupt_at_step): a retry or a rerun resumes from it",
+                f"{summary['max_steps']} ({reason}): a retry or a rerun resumes from it",
                 file=sys.stderr,
             )
-        return INTERRUPTED_EXIT
-    run.save_final_model(trainer, session, args.output_dir, args.checkpoint_dir, summary)
-    return 0
+        exit_code = INTERRUPTED_EXIT
+    else:
+        run.save_final_model(trainer, session, args.output_dir, args.checkpoint_dir, summary)
+        exit_code = 0
+    signals.ignore()  # measured: a SLURM warning that came after the model was written ended the job as failed
+    return exit_code
 
 
 if __name__ == "__main__":

@@ -116,17 +116,19 @@ def build_trainer(
     settings: dict[str, Any],
     session: Session,
     interrupt_at: int | None = None,
+    signals=None,
 ):
     """Return the WeightedSFTTrainer of this run: seeded, with the base model, tokenizer and LoRA if asked.
 
-    interrupt_at: save a checkpoint at this step and stop there (interrupt_step; see was_interrupted).
+    interrupt_at: save a checkpoint at this step and stop there (interrupt_step); signals: a StopSignalRecord
+    (wlf.training.stop_signals) whose signal makes the run save and stop after its current step (see stopped_by).
     """
     import datasets
     import torch
     import transformers
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    from wlf.training.trainer import InterruptAtStep, WeightedSFTTrainer
+    from wlf.training.trainer import StopEarly, WeightedSFTTrainer
 
     transformers.set_seed(settings["seed"])
     trust = settings["trust_remote_code"]
@@ -153,27 +155,31 @@ def build_trainer(
         end_of_turn_id=end_of_turn_id(tokenizer),
         max_tokens=settings["max_length"],
     )
-    if interrupt_at is not None:
-        trainer.add_callback(InterruptAtStep(interrupt_at))
+    trainer.add_callback(StopEarly(interrupt_at, signals))
     return trainer
 
 
-def was_interrupted(trainer) -> bool:
-    """Return whether the run stopped at train.interrupt_at_step, before its last step."""
-    from wlf.training.trainer import InterruptAtStep
+def stopped_by(trainer) -> str | None:
+    """Return why the run stopped before its last step (e.g. "signal SIGUSR1 at step 7"), None if it did not."""
+    from wlf.training.trainer import StopEarly
 
-    return any(
-        isinstance(callback, InterruptAtStep) and callback.interrupted
+    reasons = [
+        callback.stopped_by
         for callback in trainer.callback_handler.callbacks
-    )
+        if isinstance(callback, StopEarly)
+    ]
+    return next((reason for reason in reasons if reason), None)
 
 
-def restore(trainer, resume_from: Path | None) -> int:
-    """Return the global step a resumed run starts from (0 when fresh), restoring its token counts."""
+def restore(trainer, resume_from: Path | None) -> tuple[int, str | None]:
+    """Return (the global step a resumed run starts from, why the run before stopped there), restoring its token
+    counts; (0, None) when fresh. The reason is None after a kill (the periodic checkpoint has no summary)."""
     if resume_from is None:
-        return 0
+        return 0, None
     trainer.restore_token_counts(str(resume_from))
-    return json.loads((resume_from / checkpoints.COMPLETE_MARKER).read_text())["global_step"]
+    step = json.loads((resume_from / checkpoints.COMPLETE_MARKER).read_text())["global_step"]
+    stopped = resume_from / SUMMARY_FILE
+    return step, json.loads(stopped.read_text())["stopped_by"] if stopped.exists() else None
 
 
 def git_commit() -> str | None:
@@ -227,6 +233,7 @@ class RunFacts:
     model: str
     papers: list[dict]
     resumed_from_step: int
+    resumed_after: str | None  # why the run before stopped at resumed_from_step (stopped_by), when it said
     train_seconds: float
     wall_seconds: float
     bf16: bool
@@ -240,13 +247,15 @@ def training_summary(
     restored: dict,
     mean_loss: float,
     extra: dict,
+    stopped: str | None = None,
 ) -> dict[str, Any]:
     """Return train_summary.json: steps, tokens, speed, memory, losses, settings and versions of a run.
 
     state: the Trainer's state (global_step, max_steps, epoch); counts/restored: real and padded tokens of the
     whole run and of the part before the resume; extra: num_processes, padding_free, peak_memory, packages,
     git_commit (facts of the machine, not of the run's logic), and chat_template_kwargs (what the model's
-    chat template was rendered with, wlf.chat_template.render_kwargs).
+    chat template was rendered with, wlf.chat_template.render_kwargs); stopped: why the run stopped before its
+    last step (stopped_by), None when it trained to the end.
     """
     settings = facts.settings
     new_real = counts["real"] - restored["real"]
@@ -262,6 +271,8 @@ def training_summary(
         "steps": state.global_step,
         "max_steps": state.max_steps,
         "resumed_from_step": facts.resumed_from_step,
+        "resumed_after": facts.resumed_after,
+        "stopped_by": stopped,
         "examples": len(facts.papers),
         "examples_by_label": {label: sum(p["label"] == label for p in facts.papers) for label in LABELS},
         "epochs": state.epoch,
@@ -313,7 +324,18 @@ def train_and_summarise(trainer, resume_from: Path | None, facts: RunFacts, star
         trainer.restored_token_counts,
         result.training_loss,
         extra,
+        stopped_by(trainer),
     )
+
+
+def save_stop_summary(checkpoint_dir: str | Path, session: Session, summary: dict[str, Any]) -> Path:
+    """Write the summary of a run that stopped early into the checkpoint it saved, where its resume reads
+    stopped_by, and return that checkpoint."""
+    saved = Path(checkpoint_dir) / f"checkpoint-{summary['steps']}"
+    if session.state.is_main_process:
+        (saved / SUMMARY_FILE).write_text(json.dumps(summary, indent=1) + "\n")
+    session.state.wait_for_everyone()
+    return saved
 
 
 def save_final_model(

@@ -19,6 +19,7 @@ from trl import SFTTrainer
 from wlf import chat_template
 from wlf.errors import InputError
 from wlf.training import loss as weighted_loss
+from wlf.training import stop_signals
 
 EXAMPLE_WEIGHT = "example_weight"  # dataset column: the loss weight of the example
 TOKEN_WEIGHTS = "token_weights"  # batch key: the weight of each token, aligned with `labels`, 0 on padding
@@ -90,20 +91,41 @@ def end_at_turn_end(example: dict[str, Any], end_of_turn_id: int) -> dict[str, A
     )
 
 
-class InterruptAtStep(TrainerCallback):
-    """Save a checkpoint at `step` and stop training there (train.interrupt_at_step: a rehearsed resume)."""
+class StopEarly(TrainerCallback):
+    """Save a checkpoint after this optimizer step and stop training there, when asked to stop early.
 
-    def __init__(self, step: int):
-        self.step = step
-        self.interrupted = False
+    Asked by train.interrupt_at_step (a rehearsed resume) or by a stop signal that any process recorded
+    (wlf.training.stop_signals). Every process takes part in one all-reduce of the signal at each step end, so
+    all of them stop after the same step and each saves its shard of the same checkpoint.
+    """
+
+    def __init__(self, interrupt_at: int | None = None, signals=None):
+        self.interrupt_at = interrupt_at
+        self.signals = signals  # a StopSignalRecord, or None: signals are not watched
+        self.stopped_by: str | None = None  # why the run stopped, e.g. "signal SIGUSR1 at step 7"
 
     def on_step_end(self, args, state, control, **kwargs):
-        # every process stops at the same step, so a sharded checkpoint is saved by all of them
-        if state.global_step == self.step < state.max_steps:
+        reason = None
+        if self.signals is not None:
+            signal_number = agreed_signal(self.signals.signal_number, args.device)
+            if signal_number:
+                reason = f"signal {stop_signals.signal_name(signal_number)}"
+        if state.global_step == self.interrupt_at:
+            reason = "train.interrupt_at_step"
+        if reason is not None and state.global_step < state.max_steps:  # after the last step: just finish
             control.should_save = True
             control.should_training_stop = True
-            self.interrupted = True
+            self.stopped_by = f"{reason} at step {state.global_step}"
         return control
+
+
+def agreed_signal(signal_number: int, device) -> int:
+    """Return the highest stop signal number recorded by any process (0: none); collective with several."""
+    if not (torch.distributed.is_available() and torch.distributed.is_initialized()):
+        return signal_number
+    recorded = torch.tensor([signal_number], device=device)
+    torch.distributed.all_reduce(recorded, op=torch.distributed.ReduceOp.MAX)
+    return int(recorded.item())
 
 
 def check_supported(args, compute_loss_func) -> None:
