@@ -8,6 +8,7 @@ checkpointing is part of what a realistic MFU already absorbs.
     .venv/bin/python bench/cost_model.py                  # production numbers, assumed 6,000 tokens/paper
     .venv/bin/python bench/cost_model.py --train-stats results/data/prop1_2/stats.json \
         --test-stats results/data/test_stats.json              # counts and token lengths of a built set
+    .venv/bin/python bench/cost_model.py --hypotheses results/metrics/hypotheses.json  # + what its seed plan costs
 """
 
 from __future__ import annotations
@@ -244,6 +245,24 @@ def render_report(
     return "\n".join(lines)
 
 
+def seed_plan_lines(plan: dict, train_gpu_hours_per_seed: float, gpu: str) -> list[str]:
+    """Return what the seeds each hypothesis needs (hypotheses.json's seed_planning) cost in training GPU-hours."""
+    lines = [
+        "",
+        f"Seeds the study needs (seed plan of a run's hypotheses.json, {plan['target_power']:.0%} power for each "
+        f"hypothesis's smallest observed step), at {train_gpu_hours_per_seed:,.0f} {gpu.upper()}-h of training per seed:",
+        "",
+        f"| hypothesis | outcome | smallest step | seeds | training {gpu.upper()}-h |",
+        "|---|---|---|---:|---:|",
+    ]
+    for row in plan["rows"]:
+        needed = row["seeds_needed"]
+        hours = "—" if needed is None else f"{needed * train_gpu_hours_per_seed:,.0f}"
+        seeds = "not reachable" if needed is None else str(needed)
+        lines.append(f"| {row['hypothesis']} | {row['outcome']} | {row['step']} | {seeds} | {hours} |")
+    return lines
+
+
 def parse_args(argv=None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument(
@@ -295,6 +314,9 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument(
         "--json", dest="json_path", help="also write the per-experiment estimate as JSON here"
     )
+    parser.add_argument(
+        "--hypotheses", help="a run's hypotheses.json: also price the seeds its seed plan asks for"
+    )
     return parser.parse_args(argv)
 
 
@@ -329,6 +351,7 @@ def main(argv=None) -> int:
             test = SetSize(int(test_stats["n_examples"]), test_mean, test_from)
         else:
             test = SetSize(args.n_test, ASSUMED_MEAN_TOKENS, "assumed")
+        plan = json.loads(Path(args.hypotheses).read_text())["seed_planning"] if args.hypotheses else None
         if args.mean_tokens is not None:
             train_mean = args.mean_tokens
             test = SetSize(test.n_examples, args.mean_tokens, "--mean-tokens")
@@ -358,6 +381,9 @@ def main(argv=None) -> int:
             costs, train_source, test, epochs, shape, args.mfu, args.gpu, peak, args.vocab_rows, answer_only
         )
     )
+    if plan is not None:
+        per_seed = sum(c.train_gpu_hours for c in costs) / n_seeds
+        print("\n".join(seed_plan_lines(plan, per_seed, args.gpu)))
     if args.json_path:
         Path(args.json_path).write_text(json.dumps([asdict(cost) for cost in costs], indent=2) + "\n")
     return 0 if all(math.isfinite(c.train_gpu_hours) for c in costs) else 1

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from scipy import stats
+from scipy import special, stats
 
 from wlf.evaluation import metrics, outcomes, seeds
 from wlf.evaluation.hypothesis_tests import build_runs, outcome_hypotheses, verdict_levels
@@ -42,9 +42,11 @@ def _sigmoid(z):
 def truth(outcome_key: str, seed_sd: float, delta: float, odds_factor: float = 1.0) -> float:
     """Return the outcome's mean over papers and seeds of an experiment moving the threshold by delta, its odds
     then multiplied by odds_factor (a prior shift)."""
-    spread = np.sqrt(1.0 + NOISE_SD**2 + seed_sd**2)
-    logit = STEEPNESS * (_NODES * spread - THRESHOLD - delta) + np.log(odds_factor)
-    values = (logit >= 0).astype(float) if outcome_key == outcomes.RATE else _sigmoid(logit)
+    spread = np.sqrt(1.0 + NOISE_SD**2 + seed_sd**2)  # x + noise - b ~ N(0, spread^2)
+    cut = THRESHOLD + delta - np.log(odds_factor) / STEEPNESS
+    if outcome_key == outcomes.RATE:  # P(x + noise - b >= cut): closed form (quadrature is poor at a step)
+        return float(special.ndtr(-cut / spread))
+    values = _sigmoid(STEEPNESS * (_NODES * spread - cut))
     return float((_WEIGHTS * values).sum() / _WEIGHTS.sum())
 
 

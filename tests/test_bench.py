@@ -353,3 +353,20 @@ def test_pair_ratios_compare_tokens_per_second_within_each_pair_after_warm_up():
     ]
     # pair 0 is warm-up; pair 1: (120 / 2.5) / (100 / 2.0) = 0.96
     assert weighting_overhead.pair_ratios(steps, warmup_pairs=1) == [pytest.approx(0.96)]
+
+
+def test_the_seed_plan_of_a_run_is_priced_at_the_grids_training_hours_per_seed(tmp_path, capsys):
+    plan = {
+        "target_power": 0.8,
+        "max_seeds": 100,
+        "rows": [
+            {"hypothesis": "H1", "outcome": "mean P(Accept)", "step": "a -> b", "seeds_needed": 5},
+            {"hypothesis": "H2", "outcome": "predicted acceptance rate", "step": "c -> d", "seeds_needed": None},
+        ],
+    }
+    (tmp_path / "hypotheses.json").write_text(json.dumps({"seed_planning": plan}))
+    assert cost_model.main(["--hypotheses", str(tmp_path / "hypotheses.json")]) == 0
+    out = capsys.readouterr().out
+    # 1,237 A100-h for 3 seeds of the production grid: 412.3 per seed, 5 seeds 2,061
+    assert "| H1 | mean P(Accept) | a -> b | 5 | 2,061 |" in out
+    assert "| H2 | predicted acceptance rate | c -> d | not reachable | — |" in out
