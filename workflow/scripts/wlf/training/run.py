@@ -308,7 +308,7 @@ def train_and_summarise(trainer, resume_from: Path | None, facts: RunFacts, star
     facts.wall_seconds = time.time() - started
     cuda = torch.cuda.is_available()
     extra = {
-        # read off the model while it is still prepared (sharded under FSDP), on the main process
+        # read off the model while it is still prepared (sharded under FSDP); the main process's view is kept
         "distributed": distribution.describe(trainer.accelerator.state, trainer.model_wrapped),
         "padding_free": trainer.padding_free,
         "peak_memory": peak_memory_mb(cuda, torch.cuda.max_memory_allocated() if cuda else 0.0),
