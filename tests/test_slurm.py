@@ -411,6 +411,8 @@ def test_production_profile_asks_slurm_for_the_configured_gpus_partitions_and_ti
     assert (train["runtime"], train["mem_mb"]) == ("2880", "128000")
     assert "accelerate launch --num_processes 4 " in train["shell"]
     assert train["slurm_extra"] == "--signal=USR1@600"  # the warning before the time limit
+    # the full fine-tune is sharded: train_summary.json's `distributed` block shows it after the run
+    assert "--config_file config/accelerate/fsdp.yaml" in train["shell"]
     assert (infer["slurm_partition"], infer["gpu"], infer["mem_mb"]) == ("gpu", "1", "32000")
     assert jobs["make_dataset"]["mem_mb"] == "16000"
     assert jobs["evaluate"]["slurm_partition"] == "cpu" and "gpu" not in jobs["evaluate"]

@@ -12,7 +12,7 @@ import pytest
 
 import train
 from wlf.training import checkpoints as train_checkpoints
-from wlf.training import run
+from wlf.training import distribution, run
 from wlf.training import settings as train_settings
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -526,6 +526,30 @@ def test_bf16_auto_means_fp32_without_cuda():
     assert train_settings.use_bf16("auto", cuda_available=True, cuda_bf16_supported=True) is True
     with pytest.raises(train_settings.SettingsError, match="train.bf16 = true but this machine has no CUDA"):
         train_settings.use_bf16(True, cuda_available=False, cuda_bf16_supported=False)
+
+
+def test_summary_names_transformers_as_the_activation_checkpointer_of_an_unsharded_model(data_tiny_model):
+    from transformers import AutoModelForCausalLM
+
+    model = AutoModelForCausalLM.from_pretrained(data_tiny_model)
+    assert distribution.evidence(model)["activation_checkpointing"] is None
+    model.activation_checkpointing_enable()  # what train.gradient_checkpointing does without FSDP's own
+    evidence = distribution.evidence(model)
+    assert evidence["activation_checkpointing"] == "transformers" and evidence["fsdp_units"] == {}
+    assert evidence["dtensor_parameters"] == 0 and evidence["local_weight_fraction"] == 1.0
+
+
+def test_a_launch_config_asking_for_fsdp_that_accelerate_ignores_is_named_in_a_warning():
+    from types import SimpleNamespace
+
+    from accelerate.utils import DistributedType
+
+    on_cpu = SimpleNamespace(distributed_type=DistributedType.MULTI_CPU)
+    warning = distribution.ignored_fsdp(on_cpu, {"ACCELERATE_USE_FSDP": "true"})
+    assert warning.startswith("the accelerate config asks for FSDP but accelerate set up MULTI_CPU")
+    assert distribution.ignored_fsdp(on_cpu, {}) is None  # ddp.yaml: data-parallel was asked for
+    sharded = SimpleNamespace(distributed_type=DistributedType.FSDP)
+    assert distribution.ignored_fsdp(sharded, {"ACCELERATE_USE_FSDP": "true"}) is None
 
 
 # ---- the rule ----

@@ -73,6 +73,7 @@ def main(argv=None) -> int:
         f"chat template arguments {render_kwargs(trainer.processing_class)}",
         flush=True,
     )
+    run.log_distribution(trainer, session)
     facts = run.RunFacts(
         args.variant, args.gamma, settings, args.train_file, train_sha256, args.model, papers,
         resumed_from_step, resumed_after, train_seconds=0.0, wall_seconds=0.0, bf16=session.bf16,

@@ -8,6 +8,7 @@ import os
 import resource
 import shutil
 import subprocess
+import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -22,7 +23,7 @@ from wlf.experiments import class_weights, example_weights
 from wlf.files import replace_dir
 from wlf.labels import LABELS
 from wlf.settings import resolve_object
-from wlf.training import SUMMARY_FILE, checkpoints
+from wlf.training import SUMMARY_FILE, checkpoints, distribution
 from wlf.training import settings as train_settings
 
 PACKAGES = ("torch", "transformers", "trl", "peft", "accelerate", "datasets")
@@ -159,6 +160,14 @@ def build_trainer(
     return trainer
 
 
+def log_distribution(trainer, session: Session) -> None:
+    """Print how the run is spread over its processes, and warn when accelerate ignored the config's FSDP."""
+    state = trainer.accelerator.state
+    session.log(f"distributed: {distribution.one_line(distribution.plan(state))}", flush=True)
+    if warning := distribution.ignored_fsdp(state, os.environ):
+        session.log(f"train: warning: {warning}", file=sys.stderr, flush=True)
+
+
 def stopped_by(trainer) -> str | None:
     """Return why the run stopped before its last step (e.g. "signal SIGUSR1 at step 7"), None if it did not."""
     from wlf.training.trainer import StopEarly
@@ -252,10 +261,11 @@ def training_summary(
     """Return train_summary.json: steps, tokens, speed, memory, losses, settings and versions of a run.
 
     state: the Trainer's state (global_step, max_steps, epoch); counts/restored: real and padded tokens of the
-    whole run and of the part before the resume; extra: num_processes, padding_free, peak_memory, packages,
-    git_commit (facts of the machine, not of the run's logic), and chat_template_kwargs (what the model's
-    chat template was rendered with, wlf.chat_template.render_kwargs); stopped: why the run stopped before its
-    last step (stopped_by), None when it trained to the end.
+    whole run and of the part before the resume; extra: distributed (how the run was spread over its processes,
+    wlf.training.distribution.describe), padding_free, peak_memory, packages, git_commit (facts of the machine,
+    not of the run's logic), and chat_template_kwargs (what the model's chat template was rendered with,
+    wlf.chat_template.render_kwargs); stopped: why the run stopped before its last step (stopped_by), None when
+    it trained to the end.
     """
     settings = facts.settings
     new_real = counts["real"] - restored["real"]
@@ -276,10 +286,10 @@ def training_summary(
         "examples": len(facts.papers),
         "examples_by_label": {label: sum(p["label"] == label for p in facts.papers) for label in LABELS},
         "epochs": state.epoch,
-        "num_processes": extra["num_processes"],
+        "distributed": extra["distributed"],
         "global_batch_size": settings["per_device_train_batch_size"]
         * settings["gradient_accumulation_steps"]
-        * extra["num_processes"],
+        * extra["distributed"]["num_processes"],
         "padding_free": extra["padding_free"],
         "tokens_seen": counts,
         "padding_waste": 1 - counts["real"] / counts["padded"] if counts["padded"] else 0.0,
@@ -309,7 +319,8 @@ def train_and_summarise(trainer, resume_from: Path | None, facts: RunFacts, star
     facts.wall_seconds = time.time() - started
     cuda = torch.cuda.is_available()
     extra = {
-        "num_processes": trainer.accelerator.num_processes,
+        # read off the model while it is still prepared (sharded under FSDP); the main process's view is kept
+        "distributed": distribution.describe(trainer.accelerator.state, trainer.model_wrapped),
         "padding_free": trainer.padding_free,
         "peak_memory": peak_memory_mb(cuda, torch.cuda.max_memory_allocated() if cuda else 0.0),
         "packages": package_versions(),
