@@ -353,3 +353,25 @@ def test_pair_ratios_compare_tokens_per_second_within_each_pair_after_warm_up():
     ]
     # pair 0 is warm-up; pair 1: (120 / 2.5) / (100 / 2.0) = 0.96
     assert weighting_overhead.pair_ratios(steps, warmup_pairs=1) == [pytest.approx(0.96)]
+
+
+def test_readme_tables_print_the_zero_shot_row_in_the_fine_tuned_columns():
+    import pandas as pd
+
+    import readme_tables
+
+    def mean_row(name, method, prop, variant, gamma, rate, **extra):
+        return {"name": name, "method": method, "prop": prop, "variant": variant, "gamma": gamma, "seed": "mean"} | {
+            "predicted_acceptance_rate": rate, "mean_p_accept": rate + 0.01, "accuracy": 0.8, "roc_auc": 0.9,
+        } | extra  # fmt: skip
+
+    table = pd.DataFrame(
+        [
+            mean_row("baseline_gamma1.0_prop1_2", "finetuned", "1_2", "baseline", 1.0, 0.42),
+            mean_row("baseline_gamma1.0_prop1_2", "tfidf_logreg", "1_2", "baseline", 1.0, 0.43),
+            mean_row("zeroshot", "zeroshot", None, None, None, 0.97, accuracy=0.35, roc_auc=0.55),
+        ]
+    )
+    lines = readme_tables.results_table(table).splitlines()
+    assert lines[-2].startswith("| baseline γ=1, 1_2 | 0.42 | 0.43 | — | 0.43 |")
+    assert lines[-1] == "| zero-shot (the base model, not fine-tuned) | 0.97 | 0.98 | — | — | 0.35 | 0.55 |"
