@@ -212,7 +212,6 @@ def zeroshot_lines(zeroshot: dict) -> list[str]:
             lines += [f"- {entry['label']}: none ({entry['note']})."]
             continue
         lines += [
-            "",
             f"### {entry['label']}: zero-shot {fmt(entry['zeroshot'])}",
             "",
             f"| experiment | fine-tuned | Δ {entry['label']} (fine-tuned − zero-shot) [CI] |",
@@ -222,6 +221,7 @@ def zeroshot_lines(zeroshot: dict) -> list[str]:
             f"| {c['name']} | {fmt(c['finetuned'])} | {fmt_with_ci(c['difference'], c['ci'])} |"
             for c in entry["comparisons"]
         ]
+        lines.append("")
     return lines
 
 
