@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from wlf.experiments import format_gamma, proportion_denominator
+from wlf.experiments import FINETUNED, ZEROSHOT, format_gamma, proportion_denominator
 
 COLUMNS = {  # README column -> (method, metric)
     "predicted acceptance rate (fine-tuned)": ("finetuned", "predicted_acceptance_rate"),
@@ -41,7 +41,8 @@ def cell(means: pd.DataFrame, method: str, metric: str, names: list[str]) -> str
 
 
 def results_table(table: pd.DataFrame) -> str:
-    """Return the Markdown table of the fine-tuned, prior-shift and TF-IDF results, grouped by variant and mix."""
+    """Return the Markdown table of the fine-tuned, prior-shift and TF-IDF results, grouped by variant and mix, and
+    the zero-shot reference's row."""
     means = table[table["seed"].astype(str) == "mean"]
     finetuned = means[means["method"] == "finetuned"]
     lines = [
@@ -59,6 +60,13 @@ def results_table(table: pd.DataFrame) -> str:
             gammas = " / ".join(format_gamma(g).removesuffix(".0") for g in rows["gamma"])
             cells = [cell(means, method, metric, list(rows["name"])) for method, metric in COLUMNS.values()]
             lines.append(f"| {variant} γ={gammas}, {prop} | {' | '.join(cells)} |")
+    if ((means["method"] == ZEROSHOT) & (means["name"] == ZEROSHOT)).any():
+        # the base model before any fine-tuning, in the fine-tuned columns; it has no counterpart or baseline
+        cells = [
+            cell(means, ZEROSHOT, metric, [ZEROSHOT]) if method == FINETUNED else "—"
+            for method, metric in COLUMNS.values()
+        ]
+        lines.append(f"| zero-shot (the base model, not fine-tuned) | {' | '.join(cells)} |")
     return "\n".join(lines)
 
 

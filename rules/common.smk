@@ -69,6 +69,9 @@ PREDICTIONS_OF = (
 )
 PRIORSHIFT_STATUS = f"results/predictions/priorshift/{RUN}.status.json"
 TFIDF_PREDICTIONS = f"results/predictions/tfidf_logreg/{EXP}.jsonl"
+# the base model as it comes, once per study: the zero-shot reference
+ZEROSHOT_PREDICTIONS = "results/predictions/zeroshot.jsonl"
+ZEROSHOT_METRICS = "results/metrics/zeroshot.json"
 METRICS_OF = (
     f"results/metrics/{{method_dir}}{EXP}.json"  # an experiment's, over its seeds
 )
@@ -126,14 +129,14 @@ def experiments_of_method(method):
 
 
 def all_metrics_files():
-    """Return every experiment's metrics file of every method: what the table collects."""
+    """Return every experiment's metrics file of every method, and the zero-shot's: what the table collects."""
     return [
         path
-        for method in grid.METHODS
+        for method in METHOD_DIRS
         for path in experiment_paths(
             of_method(METRICS_OF, method), experiments_of_method(method)
         )
-    ]
+    ] + [ZEROSHOT_METRICS]
 
 
 ALL_PREDICTIONS = run_paths(PREDICTIONS)

@@ -45,6 +45,24 @@ rule evaluate_run:
         " --output {output:q} > {log:q} 2>&1"
 
 
+# The zero-shot reference's metrics: one inference of the base model, no seeds, no experiment.
+rule evaluate_zeroshot:
+    input:
+        ZEROSHOT_PREDICTIONS,
+    output:
+        ZEROSHOT_METRICS,
+    log:
+        "logs/evaluate/zeroshot.log",
+    conda:
+        "../envs/analysis.yaml"
+    params:
+        script=script("evaluate.py"),
+        settings=EVALUATE_SETTINGS,
+    shell:
+        "python {params.script:q} --predictions {input:q} --method zeroshot --settings {params.settings:q}"
+        " --output {output:q} > {log:q} 2>&1"
+
+
 rule aggregate:
     input:
         all_metrics_files(),
@@ -68,6 +86,7 @@ rule hypotheses:
         table=ALL_METRICS_JSON,
         predictions=ALL_PREDICTIONS,
         priorshift=ALL_PRIORSHIFT_PREDICTIONS,
+        zeroshot=ZEROSHOT_PREDICTIONS,
     output:
         json=HYPOTHESES_JSON,
         md=report(HYPOTHESES_MD, caption="../report/hypotheses.rst", category="Tables"),
@@ -83,5 +102,5 @@ rule hypotheses:
     shell:
         "python {params.script:q} --all-metrics {input.table:q} --predictions {input.predictions:q}"
         " --runs {params.runs:q} --priorshift {input.priorshift:q} --priorshift-runs {params.priorshift_runs:q}"
-        " --settings {params.settings:q}"
+        " --zeroshot {input.zeroshot:q} --settings {params.settings:q}"
         " --output-json {output.json:q} --output-md {output.md:q} > {log:q} 2>&1"

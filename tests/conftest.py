@@ -105,6 +105,27 @@ def alpaca_corpus(tmp_path_factory):
     return tuple(paths)
 
 
+# ---------------------------------------------------------------- a real pretrained model of another family
+# SmolLM2-135M-Instruct (tests/smollm2_model.py): a Llama with tied embeddings, its own BPE and real weights,
+# converted from the GGUF file of a package in requirements-dev.txt. The conversion (~40 s, a 538 MB folder) is
+# kept in pytest's cache folder under the GGUF file's hash, so a second session reuses it.
+
+
+@pytest.fixture(scope="session")
+def smollm2_model(request, tmp_path_factory):
+    """Return the folder of SmolLM2-135M-Instruct as plain float32 safetensors (loads with from_pretrained)."""
+    from importlib.metadata import version
+
+    from smollm2_model import build_smollm2_model, gguf_sha256
+
+    # the folder is what this transformers writes from this GGUF file
+    name = f"smollm2-{gguf_sha256()[:16]}-transformers{version('transformers')}"
+    cache = getattr(request.config, "cache", None)  # None under -p no:cacheprovider
+    folder = (cache.mkdir(name) if cache is not None else tmp_path_factory.mktemp(name)) / "model"
+    # the builder renames a finished folder into place, so a folder that exists is whole
+    return folder if (folder / "config.json").is_file() else build_smollm2_model(folder)
+
+
 # ---------------------------------------------------------------- the embedded default, run for real
 DEMO_CONFIG = ("--configfile", "config/demo.yaml")
 

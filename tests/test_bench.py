@@ -370,3 +370,25 @@ def test_the_seed_plan_of_a_run_is_priced_at_the_grids_training_hours_per_seed(t
     # 1,237 A100-h for 3 seeds of the production grid: 412.3 per seed, 5 seeds 2,061
     assert "| H1 | mean P(Accept) | a -> b | 5 | 2,061 |" in out
     assert "| H2 | predicted acceptance rate | c -> d | not reachable | — |" in out
+
+
+def test_readme_tables_print_the_zero_shot_row_in_the_fine_tuned_columns():
+    import pandas as pd
+
+    import readme_tables
+
+    def mean_row(name, method, prop, variant, gamma, rate, **extra):
+        return {"name": name, "method": method, "prop": prop, "variant": variant, "gamma": gamma, "seed": "mean"} | {
+            "predicted_acceptance_rate": rate, "mean_p_accept": rate + 0.01, "accuracy": 0.8, "roc_auc": 0.9,
+        } | extra  # fmt: skip
+
+    table = pd.DataFrame(
+        [
+            mean_row("baseline_gamma1.0_prop1_2", "finetuned", "1_2", "baseline", 1.0, 0.42),
+            mean_row("baseline_gamma1.0_prop1_2", "tfidf_logreg", "1_2", "baseline", 1.0, 0.43),
+            mean_row("zeroshot", "zeroshot", None, None, None, 0.97, accuracy=0.35, roc_auc=0.55),
+        ]
+    )
+    lines = readme_tables.results_table(table).splitlines()
+    assert lines[-2].startswith("| baseline γ=1, 1_2 | 0.42 | 0.43 | — | 0.43 |")
+    assert lines[-1] == "| zero-shot (the base model, not fine-tuned) | 0.97 | 0.98 | — | — | 0.35 | 0.55 |"

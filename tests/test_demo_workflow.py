@@ -43,12 +43,39 @@ def test_demo_writes_metrics_for_every_experiment_and_method(demo):
             assert metrics_of(demo, name, "priorshift")["method"] == "priorshift"
     table = pd.read_csv(demo / "results" / "metrics" / "all_metrics.csv")
     means = table[table["seed"] == "mean"]
-    assert means["method"].value_counts().to_dict() == {"finetuned": 19, "tfidf_logreg": 19, "priorshift": 18}
+    assert means["method"].value_counts().to_dict() == {
+        "finetuned": 19,
+        "tfidf_logreg": 19,
+        "priorshift": 18,
+        "zeroshot": 1,  # the base model as it comes: one row per study
+    }
     per_seed = table[table["seed"] != "mean"]
     # the fine-tuned runs and their prior shifts have a row per seed; TF-IDF is deterministic: its mean only
     assert per_seed["method"].value_counts().to_dict() == {"finetuned": 19 * SEEDS, "priorshift": 18 * SEEDS}
     assert sorted(per_seed["seed"].unique()) == ["1", "2", "3"]
     assert len(json.loads((demo / "results" / "metrics" / "all_metrics.json").read_text())) == len(table)
+
+
+def test_demo_infers_the_zero_shot_reference_once_and_compares_every_experiment_with_it(demo):
+    predictions = (demo / "results" / "predictions" / "zeroshot.jsonl").read_text().splitlines()
+    test_ids = [
+        json.loads(line)["id"] for line in (demo / "results" / "data" / "test.jsonl").read_text().splitlines()
+    ]
+    assert [json.loads(line)["id"] for line in predictions] == test_ids
+    zeroshot = json.loads((demo / "results" / "metrics" / "zeroshot.json").read_text())
+    assert zeroshot["method"] == "zeroshot" and zeroshot["seeds"] == [None] and zeroshot["n"] == len(test_ids)
+    assert zeroshot["experiment"]["name"] == "zeroshot" and zeroshot["experiment"]["gamma"] is None
+    hypotheses = json.loads((demo / "results" / "metrics" / "hypotheses.json").read_text())
+    names = {entry["name"] for entry in load_config()["experiments"]}
+    for outcome in ("predicted_acceptance_rate", "mean_p_accept"):
+        entry = hypotheses["zeroshot"]["outcomes"][outcome]
+        assert entry["zeroshot"] == pytest.approx(zeroshot[outcome])
+        assert {c["name"] for c in entry["comparisons"]} == names
+        for c in entry["comparisons"]:
+            assert c["difference"] == pytest.approx(metrics_of(demo, c["name"])[outcome] - zeroshot[outcome])
+            assert c["ci"][0] <= c["difference"] <= c["ci"][1]
+    text = (demo / "results" / "metrics" / "hypotheses.md").read_text()
+    assert "## Fine-tuned vs zero-shot (the base model before fine-tuning)" in text
 
 
 def test_demo_learns_better_than_chance(demo):

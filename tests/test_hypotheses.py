@@ -491,3 +491,73 @@ def comparison(differs, at_bound, name="reject"):
 def test_interaction_verdict_on_slopes_flattened_by_a_bound(comparisons, verdict, in_summary):
     result, summary = verdicts.interaction_verdict(comparisons, 0.975)
     assert result == verdict and in_summary in summary
+
+
+# ---------------------------------------------------------------- the zero-shot reference
+def test_fine_tuned_minus_zero_shot_is_zero_for_the_untrained_models_own_predictions_and_moves_with_the_logits(
+    tmp_path,
+):
+    table = make_grid(tmp_path, experiments=GRID[:3])
+    labels, logits = paper_scores()
+    # the baseline's synthetic predictions are the untrained model's logits, unshifted
+    zeroshot = tmp_path / "zeroshot.jsonl"
+    write_rows(zeroshot, rows_from_logits(labels, logits))
+    result = hypotheses_cli.hypotheses_of_files(
+        table,
+        prediction_paths(tmp_path, table, "finetuned"),
+        prediction_paths(tmp_path, table, "priorshift"),
+        SETTINGS,
+        str(zeroshot),
+    )
+    for outcome, per_paper in ((RATE, lambda p: p >= 0.5), (MEAN_P, lambda p: p)):
+        entry = result["zeroshot"]["outcomes"][outcome]
+        untrained = float(np.mean(per_paper(1 / (1 + np.exp(-logits)))))
+        assert entry["note"] is None and entry["zeroshot"] == pytest.approx(untrained)
+        by_name = {c["name"]: c for c in entry["comparisons"]}
+        baseline = by_name["baseline_gamma1.0_prop1_2"]
+        assert baseline["difference"] == 0.0 and baseline["ci"] == [0.0, 0.0]
+        accept = by_name["accept_gamma2.0_prop1_2"]  # logits shifted up by log 2: more accepted
+        assert accept["difference"] == pytest.approx(accept["finetuned"] - untrained)
+        assert 0 < accept["ci"][0] <= accept["difference"] <= accept["ci"][1]
+    text = hypotheses_report.markdown(result)
+    assert "## Fine-tuned vs zero-shot (the base model before fine-tuning)" in text
+    assert (
+        f"### predicted acceptance rate: zero-shot {result['zeroshot']['outcomes'][RATE]['zeroshot']:.3f}"
+        in text
+    )
+    assert "| baseline_gamma1.0_prop1_2 | " in text and "| 0.000 [0.000, 0.000] |" in text
+
+
+def test_zero_shot_in_generate_mode_says_why_mean_p_has_no_comparison(tmp_path):
+    table = make_grid(tmp_path, experiments=GRID[:2])
+    labels, logits = paper_scores()
+    zeroshot = tmp_path / "zeroshot.jsonl"
+    write_rows(zeroshot, [row | {"p_accept": None} for row in rows_from_logits(labels, logits)])
+    result = hypotheses_cli.hypotheses_of_files(
+        table,
+        prediction_paths(tmp_path, table, "finetuned"),
+        prediction_paths(tmp_path, table, "priorshift"),
+        SETTINGS,
+        str(zeroshot),
+    )
+    outcomes = result["zeroshot"]["outcomes"]
+    assert outcomes[MEAN_P]["note"] == "no probabilities (infer.mode = generate)"
+    assert outcomes[MEAN_P]["comparisons"] == [] and len(outcomes[RATE]["comparisons"]) == 2
+    assert "- mean P(Accept): none (no probabilities (infer.mode = generate))." in hypotheses_report.markdown(
+        result
+    )
+
+
+def test_zero_shot_predictions_of_another_test_set_are_refused(tmp_path):
+    table = make_grid(tmp_path, experiments=GRID[:2])
+    labels, logits = paper_scores()
+    zeroshot = tmp_path / "zeroshot.jsonl"
+    write_rows(zeroshot, rows_from_logits(labels, logits)[:-1])
+    with pytest.raises(PredictionFileError, match="zeroshot.jsonl"):
+        hypotheses_cli.hypotheses_of_files(
+            table,
+            prediction_paths(tmp_path, table, "finetuned"),
+            prediction_paths(tmp_path, table, "priorshift"),
+            SETTINGS,
+            str(zeroshot),
+        )

@@ -194,6 +194,46 @@ def test_evaluate_of_generate_mode_predictions_has_no_probability_metrics(tmp_pa
     assert result["n_invalid"] == 1 and result["ci"]["accuracy"] is not None
 
 
+def test_evaluate_of_the_zero_shot_reference_states_no_experiment_and_the_table_sorts_it_last(tmp_path):
+    from wlf.evaluation.table import aggregate
+
+    predictions = write_rows(tmp_path / "zeroshot.jsonl", rows_of(LABELS, P_ACCEPT))
+    output = tmp_path / "zeroshot.json"
+    argv = ["--predictions", str(predictions), "--method", "zeroshot", "--output", str(output)]
+    assert evaluate.main([*argv, "--settings", json.dumps({"bootstrap_resamples": 50})]) == 0
+    result = json.loads(output.read_text())
+    assert result["experiment"] == {
+        "name": "zeroshot", "prop": None, "variant": None, "gamma": None, "accept_fraction": None,
+    }  # fmt: skip
+    assert result["method"] == "zeroshot" and result["seeds"] == [None] and result["accuracy"] == 0.6
+    (tmp_path / "finetuned").mkdir()
+    finetuned = run_evaluate(tmp_path / "finetuned", rows_of(LABELS, P_ACCEPT))
+    (tmp_path / "finetuned.json").write_text(json.dumps(finetuned))
+    rows = aggregate([output, tmp_path / "finetuned.json"])
+    assert [(row["name"], row["method"]) for row in rows] == [
+        (EXPERIMENT["name"], "finetuned"),
+        ("zeroshot", "zeroshot"),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("method", "experiment", "message"),
+    [
+        ("zeroshot", "{}", "--experiment: the zero-shot reference belongs to no experiment; leave it out"),
+        ("finetuned", None, "--experiment is required for --method finetuned"),
+    ],
+)
+def test_evaluate_refuses_an_experiment_for_zero_shot_and_requires_one_otherwise(
+    tmp_path, capsys, method, experiment, message
+):
+    predictions = write_rows(tmp_path / "p.jsonl", rows_of(LABELS, P_ACCEPT))
+    argv = ["--predictions", str(predictions), "--method", method, "--output", str(tmp_path / "out.json")]
+    argv += [] if experiment is None else ["--experiment", experiment]
+    assert evaluate.main(argv) == 2
+    assert capsys.readouterr().err == f"evaluate: error: {message}\n"
+    assert not (tmp_path / "out.json").exists()
+
+
 def test_evaluate_of_a_skipped_method_writes_the_reason(tmp_path):
     status = tmp_path / "status.json"
     status.write_text(json.dumps({"skipped": "no probabilities"}))

@@ -75,6 +75,19 @@ def table(priorshift_skipped=None):
     return per_seed + finetuned + shifted + tfidf
 
 
+def zeroshot_row(rate=0.12, accuracy=0.66):
+    """Return the zero-shot reference's aggregated row: no proportion, variant or gamma."""
+    return {
+        **row("baseline_gamma1.0_prop1_2", "zeroshot", rate=rate, accuracy=accuracy),
+        "name": "zeroshot",
+        "prop": None,
+        "accept_fraction": None,
+        "variant": None,
+        "gamma": None,
+        "n_seeds": 1,
+    }
+
+
 def test_gamma_curves_start_at_the_baseline_of_their_proportion_and_dash_the_prior_shift():
     curves = {(c.panel, c.label): c for c in plot_series.gamma_curves(table(), "predicted_acceptance_rate")}
     accept_half = curves[("accept", "accept fraction 1/2, fine-tuned")]
@@ -126,6 +139,20 @@ def test_gamma_figure_draws_every_curve_and_the_true_rate():
         "accept fraction 1/2, fine-tuned",
         "accept fraction 1/2, prior shift",
     ]
+
+
+def test_the_zero_shot_reference_is_a_line_on_the_gamma_figures_and_no_point_of_any_series():
+    figures = plot_drawing.build_figures(table() + [zeroshot_row(rate=0.12, accuracy=0.66)], {}, {}, n_bins=2)
+    for name, value in (("acceptance_rate_vs_gamma.png", 0.12), ("accuracy_vs_gamma.png", 0.66)):
+        for axis in figures[name].axes[:2]:
+            lines = [line for line in axis.get_lines() if line.get_label() == plot_drawing.ZEROSHOT_LABEL]
+            assert len(lines) == 1 and list(lines[0].get_ydata()) == [value, value]
+            assert lines[0].get_linestyle() == "-."
+            # the fine-tuned and prior-shift curves are those of the table without it
+            assert not any(0.12 in list(line.get_ydata()) for line in axis.get_lines() if line not in lines)
+    # generate mode: no mean P(Accept) of the untrained model, so no line on that figure
+    mean_p = figures["mean_p_accept_vs_gamma.png"].axes[0]
+    assert plot_drawing.ZEROSHOT_LABEL not in [line.get_label() for line in mean_p.get_lines()]
 
 
 def test_skipped_prior_shift_draws_no_dashed_curve_and_says_why():
@@ -244,7 +271,7 @@ def png_size(path):
 
 
 def test_main_writes_every_plot_as_a_png_of_the_expected_size(tmp_path):
-    rows = table()
+    rows = table() + [zeroshot_row()]
     (tmp_path / "all_metrics.json").write_text(json.dumps(rows))
     rng = np.random.default_rng(0)
     labels = list(np.where(rng.random(40) < 0.3, "Accept", "Reject"))

@@ -6,16 +6,10 @@ refused because their completion is not the answer and the end-of-turn token.
 """
 
 import json
-import os
-import subprocess
-import sys
-from pathlib import Path
 
 import pytest
 
-import evaluate as evaluate_cli
-import infer as infer_cli
-import make_dataset
+from model_chain import infer_and_evaluate, loss_positions, make_set, prepared_examples, rows_of, train
 from standin_model import (
     QWEN3_STYLE_CHAT_TEMPLATE,
     QWEN25_CHAT_TEMPLATE,
@@ -27,7 +21,6 @@ from wlf import chat_template
 from wlf.data.chat_sets import read_chat_set
 from wlf.evaluation import inference
 
-ROOT = Path(__file__).resolve().parents[1]
 # Qwen2.5's ids: the answers are single tokens of the real BPE, the turn ends with <|im_end|>
 ACCEPT_ID, REJECT_ID, IM_END_ID, ENDOFTEXT_ID = 16646, 78413, 151645, 151643
 ANSWER_IDS = {"Accept": ACCEPT_ID, "Reject": REJECT_ID}
@@ -38,25 +31,6 @@ TRAIN_SETTINGS = {"max_steps": 1, "per_device_train_batch_size": 8, "logging_ste
 EXPERIMENT = {"name": "accept_gamma2.0_prop1_2", "prop": "1_2", "variant": "accept", "gamma": 2.0}
 TEMPLATES = {"qwen2.5": QWEN25_CHAT_TEMPLATE, "qwen3-style": QWEN3_STYLE_CHAT_TEMPLATE}
 RENDER_KWARGS = {"qwen2.5": {}, "qwen3-style": {"enable_thinking": False}}
-# One torch thread per process, as the rules give it
-SUBPROCESS_ENV = {**os.environ, "OMP_NUM_THREADS": "1"}
-
-
-def make_set(tmp_path, model, split, source, test_source=None, **settings):
-    """Return (exit code, data path, stats path) of make_dataset.main on the stand-in."""
-    output, stats = tmp_path / f"{split}.jsonl", tmp_path / f"{split}_stats.json"
-    argv = ["--split", split, "--source", str(source), "--model", str(model)]
-    argv += [
-        "--settings",
-        json.dumps({**DATA_SETTINGS, **settings}),
-        "--output",
-        str(output),
-        "--stats",
-        str(stats),
-    ]
-    if split == "train":
-        argv += ["--prop", "1_2", "--test-source", str(test_source)]
-    return make_dataset.main(argv), output, stats
 
 
 @pytest.fixture(scope="module", params=list(TEMPLATES))
@@ -65,56 +39,13 @@ def chain(request, standin_model, alpaca_corpus, tmp_path_factory):
     folder = tmp_path_factory.mktemp(f"chain-{request.param}")
     model = with_chat_template(standin_model, folder / "base", TEMPLATES[request.param])
     train_source, test_source = alpaca_corpus
-    assert make_set(folder, model, "train", train_source, test_source)[0] == 0
-    assert make_set(folder, model, "test", test_source)[0] == 0
-    argv = [
-        sys.executable,
-        str(ROOT / "workflow" / "scripts" / "train.py"),
-        "--train-file",
-        str(folder / "train.jsonl"),
-    ]
-    argv += [
-        "--model",
-        str(model),
-        "--variant",
-        "accept",
-        "--gamma",
-        "2.0",
-        "--settings",
-        json.dumps(TRAIN_SETTINGS),
-    ]
-    argv += ["--output-dir", str(folder / "model"), "--checkpoint-dir", str(folder / "checkpoints")]
-    trained = subprocess.run(argv, capture_output=True, text=True, timeout=600, cwd=ROOT, env=SUBPROCESS_ENV)
-    assert trained.returncode == 0, trained.stderr[-3000:]
+    assert make_set(folder, model, "train", train_source, DATA_SETTINGS, test_source)[0] == 0
+    assert make_set(folder, model, "test", test_source, DATA_SETTINGS)[0] == 0
+    train(folder / "train.jsonl", model, TRAIN_SETTINGS, folder / "model")
     for mode in ("score", "generate"):
-        predictions = folder / f"predictions_{mode}.jsonl"
-        settings = json.dumps({"mode": mode, "batch_size": 4})
-        infer_argv = ["--model", str(folder / "model"), "--test-file", str(folder / "test.jsonl")]
-        assert infer_cli.main([*infer_argv, "--settings", settings, "--output", str(predictions)]) == 0
-        evaluate_argv = ["--predictions", str(predictions), "--experiment", json.dumps(EXPERIMENT)]
-        evaluate_argv += ["--settings", json.dumps({"bootstrap_resamples": 20})]
-        assert evaluate_cli.main([*evaluate_argv, "--output", str(folder / f"metrics_{mode}.json")]) == 0
+        settings = {"mode": mode, "batch_size": 4}
+        infer_and_evaluate(folder / "model", folder / "test.jsonl", settings, EXPERIMENT, folder, mode)
     return {"folder": folder, "base": model, "template": request.param}
-
-
-def rows_of(path):
-    return [json.loads(line) for line in Path(path).read_text().splitlines()]
-
-
-def prepared_examples(model_dir, train_file, tmp_path):
-    """Return the tokenizer and the examples (input_ids, labels) that train.py's trainer builds from train_file."""
-    from trl import SFTConfig
-
-    from wlf.training import run
-    from wlf.training import settings as train_settings
-
-    settings = train_settings.resolve_settings(TRAIN_SETTINGS)
-    sft_args = SFTConfig(**train_settings.sft_config_kwargs(settings, str(tmp_path), bf16=False, cuda=False))
-    session = run.Session(sft_args=sft_args, state=None, bf16=False, log=print)
-    papers = read_chat_set(train_file, require_answer=True)
-    records = run.prompt_completion_records(papers, "accept", 2.0)
-    trainer = run.build_trainer(str(model_dir), records, settings, session)
-    return trainer.processing_class, papers, list(trainer.train_dataset)
 
 
 # ---- the stand-in itself ----
@@ -177,13 +108,15 @@ def test_long_papers_are_cut_at_max_paper_tokens_and_the_answer_survives(chain):
 
 
 def test_training_puts_the_loss_on_exactly_the_answer_and_im_end_where_inference_scores(chain, tmp_path):
-    tokenizer, papers, examples = prepared_examples(chain["base"], chain["folder"] / "train.jsonl", tmp_path)
+    tokenizer, papers, examples = prepared_examples(
+        chain["base"], chain["folder"] / "train.jsonl", tmp_path, TRAIN_SETTINGS
+    )
     inference_prompts = inference.encode_prompts(tokenizer, [paper["prompt"] for paper in papers])
     answers = dict(zip(("Accept", "Reject"), inference.answer_token_ids(tokenizer), strict=True))
     assert answers == {"Accept": [ACCEPT_ID], "Reject": [REJECT_ID]}
     assert {paper["label"] for paper in papers} == {"Accept", "Reject"}
     for paper, prompt_ids, example in zip(papers, inference_prompts, examples, strict=True):
-        labelled = [position for position, label in enumerate(example["labels"]) if label != -100]
+        labelled = loss_positions(example)
         # the loss: exactly the answer token and <|im_end|>, the last two tokens of the example
         assert [example["labels"][p] for p in labelled] == [ANSWER_IDS[paper["label"]], IM_END_ID]
         assert labelled == [len(example["input_ids"]) - 2, len(example["input_ids"]) - 1]
@@ -248,7 +181,8 @@ def test_a_template_whose_completion_is_not_the_answer_is_refused_naming_the_mod
 ):
     template, completion = REFUSED[name]
     model = with_chat_template(standin_model, tmp_path / name, template)
-    code, output, stats = make_set(tmp_path, model, "train", *alpaca_corpus)
+    train_source, test_source = alpaca_corpus
+    code, output, stats = make_set(tmp_path, model, "train", train_source, DATA_SETTINGS, test_source)
     error = capsys.readouterr().err
     assert code == 2 and not output.exists() and not stats.exists()
     assert error.count("\n") == 1 and error.startswith(

@@ -17,8 +17,9 @@ from snakemake_runner import (
 
 # Jobs of the 19-experiment grid with 3 training seeds: one dataset per proportion, one train -> infer chain
 # per experiment and seed, the reference baselines (18 x 3 prior-shift counterparts, 19 deterministic
-# classical classifiers), and the aggregate stages. One evaluate job per experiment and method scores all its
-# seeds: 19 fine-tuned + 18 prior-shift + 19 TF-IDF.
+# classical classifiers), the zero-shot reference (the base model's own inference, once per study), and the
+# aggregate stages. One evaluate job per experiment and method scores all its seeds: 19 fine-tuned + 18
+# prior-shift + 19 TF-IDF.
 SEEDS = 3
 GRID_JOBS = {
     "make_dataset": 4,
@@ -28,6 +29,8 @@ GRID_JOBS = {
     "evaluate": 19 + 18 + 19,
     "priorshift": 18 * SEEDS,
     "tfidf_logreg": 19,
+    "infer_zeroshot": 1,
+    "evaluate_zeroshot": 1,
     "aggregate": 1,
     "hypotheses": 1,
     "plot": 1,

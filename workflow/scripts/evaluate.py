@@ -12,7 +12,7 @@ from pathlib import Path
 from wlf.errors import InputError, one_line_errors
 from wlf.evaluation import metrics, seeds
 from wlf.evaluation.predictions import read_predictions
-from wlf.experiments import METHODS, parse_experiment_json
+from wlf.experiments import METHODS, ZEROSHOT, ZEROSHOT_EXPERIMENT, parse_experiment_json
 from wlf.files import check_output_paths, write_json
 from wlf.settings import resolve_json
 
@@ -21,6 +21,17 @@ def skip_reason(status_paths: list[str]) -> str | None:
     """Return why the predictions were not made (a status sidecar's "skipped"), or None when they were."""
     reasons = {json.loads(Path(path).read_text()).get("skipped") for path in status_paths} - {None}
     return "; ".join(sorted(reasons)) if reasons else None
+
+
+def experiment_record(method: str, experiment_json: str | None) -> dict:
+    """Return the experiment the metrics file states: --experiment checked, or the zero-shot's empty grid."""
+    if method == ZEROSHOT:
+        if experiment_json is not None:
+            raise InputError("--experiment: the zero-shot reference belongs to no experiment; leave it out")
+        return dict(ZEROSHOT_EXPERIMENT)
+    if experiment_json is None:
+        raise InputError(f"--experiment is required for --method {method}")
+    return parse_experiment_json(experiment_json).record()
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -35,7 +46,9 @@ def parse_args(argv=None) -> argparse.Namespace:
         default=None,
         help="the training seed of each prediction file, in order",
     )
-    parser.add_argument("--experiment", required=True, help='JSON {"name", "prop", "variant", "gamma"}')
+    parser.add_argument(
+        "--experiment", help='JSON {"name", "prop", "variant", "gamma"} (none for --method zeroshot)'
+    )
     parser.add_argument("--settings", default="{}", help="JSON of config `evaluate`")
     parser.add_argument("--output", required=True, help="metrics JSON to write")
     parser.add_argument("--method", default=METHODS[0], choices=METHODS)
@@ -50,7 +63,7 @@ def main(argv=None) -> int:
     args = parse_args(argv)
     check_output_paths(files=[args.output])
     settings = resolve_json("evaluation", args.settings, "evaluate")
-    experiment = parse_experiment_json(args.experiment).record()
+    experiment = experiment_record(args.method, args.experiment)
     seed_list = args.seeds if args.seeds else [None] * len(args.predictions)
     if len(seed_list) != len(args.predictions):
         raise InputError(f"--seeds gives {len(seed_list)} seeds for {len(args.predictions)} prediction files")

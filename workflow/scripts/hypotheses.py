@@ -6,6 +6,7 @@ H1  accept-weighting: a larger gamma raises predicted acceptance (per proportion
 H2  reject-weighting: a larger gamma lowers it (per proportion).
 H3  reject-heavy training data (smaller accept fraction 1/N) lowers it (per variant and gamma).
 H4  the gamma effect differs between proportions (interaction).
+And how far each fine-tuned experiment moved the outcomes from the untrained model (fine-tuned minus zero-shot).
 """
 
 from __future__ import annotations
@@ -50,16 +51,27 @@ def read_runs(
 
 
 def hypotheses_of_files(
-    table: list[dict], predictions: tuple[list[str], list], priorshift: tuple[list[str], list], settings: dict
+    table: list[dict],
+    predictions: tuple[list[str], list],
+    priorshift: tuple[list[str], list],
+    settings: dict,
+    zeroshot: str | None = None,
 ) -> dict:
     """Return the hypothesis tests of the table's experiments, read from their prediction files.
 
-    predictions, priorshift: (files, [name, seed] of each file) of the fine-tuned runs and their counterparts.
+    predictions, priorshift: (files, [name, seed] of each file) of the fine-tuned runs and their counterparts;
+    zeroshot: the base model's prediction file (the zero-shot reference), if any.
     """
     finetuned, seed_labels = read_runs(*predictions, None)
     first = predictions[0][0]
-    shifted, _ = read_runs(*priorshift, (first, read_predictions(first)))
-    return run_hypotheses(table, finetuned, shifted, settings, seed_labels)
+    reference = (first, read_predictions(first))
+    shifted, _ = read_runs(*priorshift, reference)
+    untrained = None
+    if zeroshot is not None:
+        rows = read_predictions(zeroshot)
+        check_same_papers(reference[1], rows, first, zeroshot)
+        untrained = predictions_from_rows(rows)
+    return run_hypotheses(table, finetuned, shifted, settings, seed_labels, untrained)
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -79,6 +91,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument(
         "--priorshift-runs", default="[]", help="JSON list: [name, seed] of each --priorshift file"
     )
+    parser.add_argument("--zeroshot", help="the base model's prediction file (the zero-shot reference)")
     parser.add_argument("--settings", default="{}", help="JSON of config `evaluate` (bootstrap settings)")
     parser.add_argument("--output-json", required=True)
     parser.add_argument("--output-md", required=True)
@@ -96,6 +109,7 @@ def main(argv=None) -> int:
         (args.predictions, resolve_object(args.runs, "--runs", list, "list")),
         (args.priorshift, resolve_object(args.priorshift_runs, "--priorshift-runs", list, "list")),
         settings,
+        args.zeroshot,
     )
     write_together({args.output_json: json_text(result), args.output_md: markdown(result)})
     for key, hypothesis in result["hypotheses"].items():

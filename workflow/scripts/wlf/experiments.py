@@ -16,9 +16,18 @@ VARIANTS = tuple(_EXPERIMENT["variant"]["enum"])
 # The class whose loss a variant multiplies by gamma; the baseline weights nothing.
 WEIGHTED_LABEL = {"accept": ACCEPT, "reject": REJECT, "baseline": None}
 # How an experiment's predictions are made: the weighted fine-tune this workflow is about, the baseline's
-# probabilities moved by the odds the experiment implies (no training), and a TF-IDF classifier.
-FINETUNED, PRIORSHIFT, TFIDF = "finetuned", "priorshift", "tfidf_logreg"
-METHODS = (FINETUNED, PRIORSHIFT, TFIDF)
+# probabilities moved by the odds the experiment implies (no training), and a TF-IDF classifier; and, once per
+# study rather than per experiment, the base model as it comes (zero-shot: no fine-tuning at all).
+FINETUNED, PRIORSHIFT, TFIDF, ZEROSHOT = "finetuned", "priorshift", "tfidf_logreg", "zeroshot"
+METHODS = (FINETUNED, PRIORSHIFT, TFIDF, ZEROSHOT)
+# The zero-shot reference belongs to no experiment: its table row names the method and leaves the grid empty.
+ZEROSHOT_EXPERIMENT = {
+    "name": ZEROSHOT,
+    "prop": None,
+    "variant": None,
+    "gamma": None,
+    "accept_fraction": None,
+}
 # "1_N" with N >= 2: the training accept fraction 1/N
 PROP_PATTERN = re.compile(_EXPERIMENT["prop"]["pattern"])
 

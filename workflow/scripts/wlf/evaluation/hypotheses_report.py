@@ -209,6 +209,35 @@ def priorshift_lines(shift: dict) -> list[str]:
     return lines
 
 
+def zeroshot_lines(zeroshot: dict) -> list[str]:
+    """Return the section comparing each fine-tuned experiment with the untrained model (the zero-shot reference)."""
+    lines = ["", "## Fine-tuned vs zero-shot (the base model before fine-tuning)", ""]
+    if not zeroshot["available"]:
+        return lines + [f"No zero-shot comparison: {zeroshot['note']}."]
+    lines += [
+        "Differences are fine-tuned − zero-shot on the same test papers, with their "
+        f"{zeroshot['confidence']:.0%} intervals (the zero-shot reference is one deterministic inference: its "
+        "only spread is the test papers').",
+        "",
+    ]
+    for entry in zeroshot["outcomes"].values():
+        if entry["note"]:
+            lines += [f"- {entry['label']}: none ({entry['note']})."]
+            continue
+        lines += [
+            f"### {entry['label']}: zero-shot {fmt(entry['zeroshot'])}",
+            "",
+            f"| experiment | fine-tuned | Δ {entry['label']} (fine-tuned − zero-shot) [CI] |",
+            "| --- | --- | --- |",
+        ]
+        lines += [
+            f"| {c['name']} | {fmt(c['finetuned'])} | {fmt_with_ci(c['difference'], c['ci'])} |"
+            for c in entry["comparisons"]
+        ]
+        lines.append("")
+    return lines
+
+
 def seed_lines(seeds: dict, outcomes: dict) -> list[str]:
     """Return, per experiment, each seed's value, the between-seed SD and which spread dominates the interval."""
     lines = [
@@ -280,6 +309,8 @@ def markdown(result: dict) -> str:
         lines += direction_lines(key, result["hypotheses"][key], outcomes)
     lines += interaction_lines(result["hypotheses"]["H4"], outcomes)
     lines += priorshift_lines(result["priorshift"])
+    if "zeroshot" in result:
+        lines += zeroshot_lines(result["zeroshot"])
     lines += seed_lines(result["seeds"], outcomes)
     lines += planning_lines(result["seed_planning"])
     lines += ["", "## Verdict rules", ""]

@@ -409,13 +409,19 @@ def run_hypotheses(
     priorshift: dict[str, list[metrics.Predictions]],
     settings: dict,
     seed_labels: dict[str, list] | None = None,
+    zeroshot: metrics.Predictions | None = None,
 ) -> dict:
-    """Return every hypothesis test on every outcome and the prior-shift comparisons as one JSON-ready dict.
+    """Return every hypothesis test on every outcome, the prior-shift and the zero-shot comparisons as one
+    JSON-ready dict.
 
     predictions: each fine-tuned experiment's predictions, one per training seed, by experiment name, all on the
     same test papers in the same order; priorshift: the prior-shift counterparts that were not skipped, alike;
     seed_labels: the training seed of each fine-tuned prediction set, by name (positions when absent).
+    zeroshot: the base model's own predictions on those papers (the zero-shot reference), if any.
     """
+    # imported here: wlf.evaluation.zeroshot makes its intervals with this module's paired_difference
+    from wlf.evaluation.zeroshot import zeroshot_comparisons
+
     finetuned = [row for row in aggregated(table) if row["method"] == FINETUNED and not row.get("skipped")]
     if not finetuned:
         raise InputError("the metrics table has no fine-tuned experiment")
@@ -470,5 +476,6 @@ def run_hypotheses(
                 for row in seed_plan(runs, baseline, by_outcome[o.key], o, levels)
             ],
         },
+        "zeroshot": zeroshot_comparisons(runs.values(), zeroshot, indices, levels.confidence),
         "verdict_rules": VERDICT_RULES,
     }

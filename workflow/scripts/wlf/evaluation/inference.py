@@ -181,22 +181,27 @@ def generate_answers(
 
 
 def load_model(model_dir: str | Path, trust_remote_code: bool):
-    """Return (model, tokenizer) of full weights or a LoRA adapter (merged), bf16 on CUDA, fp32 on CPU, in eval mode."""
+    """Return (model, tokenizer) of full weights (a folder or a hub id) or a LoRA adapter (merged), bf16 on CUDA,
+    fp32 on CPU, in eval mode."""
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    model_dir = Path(model_dir)
-    if not model_dir.is_dir():
+    from wlf.model_source import HUB_ID
+
+    # a hub id too: the zero-shot reference infers with the base model itself (model.name_or_path)
+    hub_id = not Path(model_dir).is_dir() and HUB_ID.match(str(model_dir)) is not None
+    if not Path(model_dir).is_dir() and not hub_id:
         raise InferenceInputError(f"model folder {model_dir} does not exist")
+    model_dir = str(model_dir) if hub_id else Path(model_dir)
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
     dtype = torch.bfloat16 if device.type == "cuda" else torch.float32
-    if (model_dir / "adapter_config.json").exists():
+    if not hub_id and (model_dir / "adapter_config.json").exists():
         from peft import AutoPeftModelForCausalLM
 
         # the adapter names its base model; merging makes inference as fast as a full model
         model = AutoPeftModelForCausalLM.from_pretrained(
             model_dir, dtype=dtype, trust_remote_code=trust_remote_code
         ).merge_and_unload()
-    elif (model_dir / "config.json").exists():
+    elif hub_id or (model_dir / "config.json").exists():
         model = AutoModelForCausalLM.from_pretrained(
             model_dir, dtype=dtype, trust_remote_code=trust_remote_code
         )

@@ -19,6 +19,7 @@ from wlf.evaluation.plot_series import (
     METRIC_LABELS,
     Curve,
     calibration_curves,
+    experiment_rows_and_zeroshot,
     gamma_curves,
     heatmap_matrix,
     loss_curves,
@@ -30,6 +31,7 @@ from wlf.evaluation.plot_series import (
     skipped_note,
     true_acceptance_rate,
     usable,
+    zeroshot_value,
 )
 from wlf.experiments import FINETUNED, PRIORSHIFT, format_gamma
 from wlf.files import write_together
@@ -40,6 +42,7 @@ SQUARE = (8.0, 7.0)
 GRID = (12.0, 9.0)
 # The outcomes whose between-seed spread gets a figure
 SPREAD_METRICS = ("predicted_acceptance_rate", "mean_p_accept")
+ZEROSHOT_COLOR, ZEROSHOT_LABEL = "#AA3377", "zero-shot (base model, not fine-tuned)"
 
 
 def plot_curve(axis, curve: Curve, **style) -> None:
@@ -56,10 +59,16 @@ def plot_curve(axis, curve: Curve, **style) -> None:
 
 
 def draw_gamma_figure(
-    rows: list[dict], metric: str, reference: float | None, reference_label: str, confidence: float = 0.95
+    rows: list[dict],
+    metric: str,
+    reference: float | None,
+    reference_label: str,
+    confidence: float = 0.95,
+    zeroshot: float | None = None,
 ):
     """Return a two-panel figure (accept-weighted | reject-weighted) of metric against gamma: the mean over seeds
-    with its two-level band, each seed as a small point, the prior shift dashed."""
+    with its two-level band, each seed as a small point, the prior shift dashed, and the untrained model's
+    value (zero-shot) as a horizontal line."""
     curves = gamma_curves(rows, metric)
     points = seed_points(rows, metric)
     missing = missing_note(rows, metric)
@@ -83,6 +92,8 @@ def draw_gamma_figure(
                 axis.set_xlim(min(gammas) / 1.5, max(gammas) * 1.5)
         if reference is not None:
             axis.axhline(reference, color="#555555", linestyle=":", linewidth=1.5, label=reference_label)
+        if zeroshot is not None:
+            axis.axhline(zeroshot, color=ZEROSHOT_COLOR, linestyle="-.", linewidth=1.5, label=ZEROSHOT_LABEL)
         axis.set_xscale("log", base=2)
         if gammas:
             axis.set_xticks(gammas, [format_gamma(g) for g in gammas])
@@ -96,7 +107,7 @@ def draw_gamma_figure(
     title = textwrap.fill(  # one line of it would run past the figure's width
         f"{METRIC_LABELS[metric][:1].upper()}{METRIC_LABELS[metric][1:]} against gamma "
         f"(lines: mean over training seeds, dots: each seed; bands: {confidence:.0%} two-level bootstrap CI over "
-        "seeds and test papers; dashed: prior shift)",
+        "seeds and test papers; dashed: prior shift; dash-dot: zero-shot, the base model before fine-tuning)",
         width=150,
     )
     note = skipped_note(rows, PRIORSHIFT)
@@ -262,13 +273,25 @@ def build_figures(
     confidence: float = 0.95,
 ) -> dict[str, Figure]:
     """Return {file name: Figure} of every plot."""
+    # the zero-shot reference belongs to no experiment: a line on the gamma figures, not a point of any series
+    rows, zeroshot = experiment_rows_and_zeroshot(rows)
     reference = true_acceptance_rate(rows)
     figures = {
         "acceptance_rate_vs_gamma.png": draw_gamma_figure(
-            rows, "predicted_acceptance_rate", reference, "true test acceptance rate", confidence
+            rows,
+            "predicted_acceptance_rate",
+            reference,
+            "true test acceptance rate",
+            confidence,
+            zeroshot_value(zeroshot, "predicted_acceptance_rate"),
         ),
         "mean_p_accept_vs_gamma.png": draw_gamma_figure(
-            rows, "mean_p_accept", reference, "true test acceptance rate", confidence
+            rows,
+            "mean_p_accept",
+            reference,
+            "true test acceptance rate",
+            confidence,
+            zeroshot_value(zeroshot, "mean_p_accept"),
         ),
         "accuracy_vs_gamma.png": draw_gamma_figure(
             rows,
@@ -276,6 +299,7 @@ def build_figures(
             None if reference is None else max(reference, 1 - reference),
             "majority-class accuracy",
             confidence,
+            zeroshot_value(zeroshot, "accuracy"),
         ),
         "precision_recall.png": draw_precision_recall(rows),
         **{f"heatmap_{metric}.png": draw_heatmap(rows, metric) for metric in HEATMAP_METRICS},

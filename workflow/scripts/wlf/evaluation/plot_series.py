@@ -14,7 +14,15 @@ from sklearn.calibration import calibration_curve
 
 from wlf.evaluation import metrics
 from wlf.evaluation.table import MEAN, aggregated
-from wlf.experiments import FINETUNED, PRIORSHIFT, TFIDF, VARIANTS, format_gamma, proportion_denominator
+from wlf.experiments import (
+    FINETUNED,
+    PRIORSHIFT,
+    TFIDF,
+    VARIANTS,
+    ZEROSHOT,
+    format_gamma,
+    proportion_denominator,
+)
 from wlf.labels import ACCEPT
 
 # Okabe & Ito (2008): distinguishable with every common colour-vision deficiency.
@@ -65,6 +73,18 @@ def gamma_colors(gammas) -> dict[float, str]:
     ordered = sorted(set(gammas) - {1.0})
     colors = {gamma: OKABE_ITO[i % (len(OKABE_ITO) - 1)] for i, gamma in enumerate(ordered)}
     return {1.0: "#000000", **colors}
+
+
+def experiment_rows_and_zeroshot(rows: list[dict]) -> tuple[list[dict], dict | None]:
+    """Return (the rows of the experiments' methods, the zero-shot reference's aggregated row or None)."""
+    zeroshot = next((row for row in usable(rows, ZEROSHOT)), None)
+    return [row for row in rows if row["method"] != ZEROSHOT], zeroshot
+
+
+def zeroshot_value(zeroshot: dict | None, metric: str) -> float | None:
+    """Return the zero-shot reference's value of metric, or None without a reference or a value."""
+    value = None if zeroshot is None else zeroshot.get(metric)
+    return None if value is None else float(value)
 
 
 def usable(rows: list[dict], method: str) -> list[dict]:

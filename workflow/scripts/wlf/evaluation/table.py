@@ -2,7 +2,8 @@
 
 Per experiment and method: one row per training seed (`seed` = the seed) with that seed's metrics and test-set
 intervals, and one aggregated row (`seed` = "mean") with the mean over seeds, the two-level intervals and the
-between-seed SDs (`*_seed_sd`). A method without training seeds (TF-IDF) has the aggregated row only. A method
+between-seed SDs (`*_seed_sd`). A method without training seeds (TF-IDF, zero-shot) has the aggregated row
+only; the zero-shot reference, one per study, has name `zeroshot` and no prop, variant or gamma. A method
 that was skipped (e.g. prior shift without probabilities) keeps its aggregated row, with the reason in
 `skipped` and empty metrics.
 """
@@ -80,6 +81,8 @@ def sort_key(row: dict) -> tuple:
     """Return the table order: method, proportion (accept-rich first), variant, gamma, seeds then the mean."""
     method = METHODS.index(row["method"]) if row["method"] in METHODS else len(METHODS)
     seed = (1, 0) if row["seed"] == MEAN else (0, int(row["seed"]))
+    if row["prop"] is None:  # the zero-shot reference: no experiment to order by
+        return (method, 0, 0, 0.0, seed)
     return (
         method,
         proportion_denominator(row["prop"]),
