@@ -1,5 +1,11 @@
-"""Does pairing training seeds across experiments narrow the differences? Measured on a finished run.
+"""The demo's intervals over seeds, measured on a finished run: how wide they are against the former two-level
+bootstrap, and whether pairing training seeds across experiments narrows the differences.
 
+Widths: per experiment, the 95 % interval of the mean over seeds of each outcome, by wlf.evaluation.seeds.contrast
+(the workflow's) and by the former two-level percentile bootstrap (seeds resampled with replacement within the
+experiment, then the same test papers), side by side, and the median ratio.
+
+Pairing:
 Experiments of one proportion share a training set, and seed s fixes their initialisation and data order, so run s
 of gamma 2 and run s of gamma 4 may err alike (common random numbers). Paired, a step's seed variance is that of the
 per-seed differences, with n - 1 degrees of freedom; unpaired, that of two independent means, with up to 2 (n - 1).
@@ -7,7 +13,7 @@ For every step of H1 and H2 (adjacent gamma levels of one variant and proportion
 prints both intervals' widths (wlf.evaluation.seeds.difference, the hypotheses' own code) side by side, the
 correlation of the two experiments' seed values, and the median paired / unpaired width ratio per outcome.
 
-    .venv/bin/python bench/seed_pairing.py results            # the folder holding metrics/ and predictions/
+    .venv/bin/python bench/seed_intervals.py results            # the folder holding metrics/ and predictions/
 """
 
 from __future__ import annotations
@@ -36,6 +42,37 @@ def steps_of(rows: list[dict]) -> list[tuple[str, str, str]]:
     return steps
 
 
+def former_two_level(estimate: seeds.Estimate, rng: np.random.Generator) -> list[float]:
+    """Return the former 95 % interval: seeds drawn with replacement per resample, then the resample's papers."""
+    per_seed = estimate.seed_resampled  # (seeds, resamples)
+    draws = rng.integers(0, per_seed.shape[0], size=(per_seed.shape[1], per_seed.shape[0]))
+    values = per_seed[draws.T, np.arange(per_seed.shape[1])].mean(axis=0)
+    return metrics.percentile_interval(values, 0.95)
+
+
+def width_table(runs: dict, seed_lists: dict, indices: np.ndarray) -> str:
+    """Return the median width of each outcome's interval of an experiment's mean, new and former, and their ratio."""
+    rng = np.random.default_rng(0)
+    lines = [
+        "| outcome | median width, former two-level bootstrap | median width, now | median ratio now / former | widest now |",
+        "| --- | --- | --- | --- | --- |",
+    ]
+    for outcome in outcomes.OUTCOMES:
+        rows = []
+        for name, predictions in runs.items():
+            estimate = outcomes.estimate(predictions, outcome, indices, tuple(seed_lists[name]))
+            now = seeds.contrast([(1.0, estimate)], 0.95, bounds=outcome.bounds)["ci"]
+            former = former_two_level(estimate, rng)
+            rows.append((now[1] - now[0], former[1] - former[0], name))
+        ratios = [now / former for now, former, _ in rows if former > 0]
+        widest = max(rows)
+        lines.append(
+            f"| {outcome.label} | {np.median([r[1] for r in rows]):.3f} | {np.median([r[0] for r in rows]):.3f} | "
+            f"{np.median(ratios):.2f} | {widest[2]} {widest[0]:.3f} (former {widest[1]:.3f}) |"
+        )
+    return "\n".join(lines)
+
+
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("results", help="a run's results folder")
@@ -50,6 +87,7 @@ def main(argv=None) -> None:
         for name, seed_list in seed_lists.items()
     }
     indices = metrics.bootstrap_indices(next(iter(runs.values()))[0].n, args.resamples, 0)
+    print(width_table(runs, seed_lists, indices), "", sep="\n")
     print("| outcome | step | seed correlation | unpaired width | paired width | paired / unpaired |")
     print("| --- | --- | --- | --- | --- | --- |")
     for outcome in outcomes.OUTCOMES:
