@@ -23,6 +23,7 @@ ONE_SGD_STEP = {
     "num_train_epochs": 1,
     "logging_steps": 1,
     "save_steps": 1000,
+    "report_to": "none",
 }
 
 
