@@ -661,6 +661,13 @@ def test_resume_starts_fresh_and_says_why_when_settings_or_data_differ(tmp_path)
     assert reason == "checkpoint-10 was trained with different settings, train_sha256: starting fresh"
 
 
+def test_where_a_run_reports_its_losses_is_no_part_of_its_fingerprint():
+    fingerprint = train_checkpoints.run_fingerprint
+    assert fingerprint({"report_to": "none"}, "accept", 2.0, "m", "abc", 1) == fingerprint(
+        {"report_to": "tensorboard"}, "accept", 2.0, "m", "abc", 1
+    )
+
+
 def test_resume_without_a_fingerprint_starts_fresh(tmp_path):
     fake_checkpoint(tmp_path / "ck", 10)
     fingerprint = train_checkpoints.run_fingerprint({}, "accept", 2.0, "m", "abc", 1)
