@@ -431,6 +431,12 @@ def test_final_model_check_names_a_cut_weights_file_and_an_unfinished_summary(tm
     assert len(problems) == 2
     assert "model.safetensors: Error while deserializing header: incomplete metadata" in problems[0]
     assert problems[1].endswith("train_summary.json: 3 of 4 steps")
+    (model / "model.safetensors").unlink()
+    (model / "config.json").unlink()
+    assert train_checkpoints.final_model_problems(model)[:2] == [
+        f"{model}: neither config.json nor adapter_config.json",
+        f"{model}: no *.safetensors weights",
+    ]
 
 
 def test_cli_lora_writes_an_adapter(data_tiny_model, data_chat_rows, tmp_path):

@@ -138,15 +138,16 @@ def final_model_problems(model_dir: str | Path) -> list[str]:
         problems.append(f"{folder}: neither {' nor '.join(MODEL_CONFIG_FILES)}")
     if not (folder / TOKENIZER_FILE).is_file():
         problems.append(f"{folder}: no {TOKENIZER_FILE}")
+    weight_files = sorted(folder.glob("*.safetensors"))
+    if not weight_files:
+        problems.append(f"{folder}: no *.safetensors weights")
     tensors_by_file: dict[str, set[str]] = {}
-    for path in sorted(folder.glob("*.safetensors")):
+    for path in weight_files:
         try:
             with safe_open(str(path), "np") as weights:
                 tensors_by_file[path.name] = set(weights.keys())
         except (SafetensorError, OSError) as error:
             problems.append(f"{path}: {error}")
-    if not tensors_by_file and not problems:
-        problems.append(f"{folder}: no *.safetensors weights")
     for index_path in sorted(folder.glob("*.safetensors.index.json")):
         for tensor, file_name in json.loads(index_path.read_text())["weight_map"].items():
             if tensor not in tensors_by_file.get(file_name, set()):
