@@ -1,9 +1,12 @@
-"""GPU-hour estimate of the 19-experiment grid at production scale, set against the original plan.
+"""GPU-hour and disk estimate of the 19-experiment grid at production scale, set against the original plan.
 
 Training FLOPs per token = 6·N + 12·L·d·s (PaLM, appendix B: dense matmuls forward+backward plus the
 attention score/value matmuls at sequence length s); inference (score mode, one forward pass) is a third of
 that. GPU time = FLOPs / (MFU · peak), MFU counted on model FLOPs, so the recompute of gradient
-checkpointing is part of what a realistic MFU already absorbs.
+checkpointing is part of what a realistic MFU already absorbs. Disk: a checkpoint holds the weights and the
+optimizer state (bytes per parameter below), a run keeps train.save_total_limit of them while it trains (one
+more while it saves: transformers deletes the oldest after the new one is complete) and only its final model
+once that is written and checked; the profile's `jobs` train at once.
 
     .venv/bin/python bench/cost_model.py                  # production numbers, assumed 6,000 tokens/paper
     .venv/bin/python bench/cost_model.py --train-stats results/data/prop1_2/stats.json \
@@ -38,6 +41,11 @@ PLANNED_INFER_GPU_HOURS = 76
 PRODUCTION_N_TRAIN = 17_101
 PRODUCTION_N_TEST = 2_024
 ASSUMED_MEAN_TOKENS = 6_000
+# Bytes per parameter on disk: bf16 weights (a final model, and the weights in a checkpoint); a checkpoint's
+# optimizer state with fp32 master weights and AdamW's two fp32 moments.
+WEIGHT_BYTES_PER_PARAM = 2
+OPTIMIZER_BYTES_PER_PARAM = 12
+SLURM_PROFILE = REPO / "profiles" / "slurm" / "config.yaml"
 
 
 @dataclass(frozen=True)
@@ -64,6 +72,69 @@ class ExperimentCost:
     train_tokens: float  # tokens processed over all epochs and seeds
     train_gpu_hours: float  # all seeds
     infer_gpu_hours: float  # all seeds
+
+
+@dataclass(frozen=True)
+class DiskUse:
+    """Disk of the grid's training, in bytes (decimal GB when printed)."""
+
+    checkpoint: float  # one checkpoint-N folder: weights and optimizer state
+    model: float  # one final model
+    per_job: float  # a train job at its fullest (per_job_disk)
+    peak: float  # `jobs` train jobs at their fullest while every other run's final model is written
+    end: float  # every run's final model; the checkpoints are gone
+    end_keeping_checkpoints: float  # the same if every run kept its checkpoints
+
+
+def disk_use(
+    n_params: float,
+    n_runs: int,
+    concurrent_jobs: int,
+    save_total_limit: int,
+    weight_bytes: float = WEIGHT_BYTES_PER_PARAM,
+    optimizer_bytes: float = OPTIMIZER_BYTES_PER_PARAM,
+) -> DiskUse:
+    """Return the disk the grid's runs take: the most at once (an upper bound), and what stays at the end.
+
+    A train job is at its fullest either while it saves a checkpoint beside the save_total_limit it keeps
+    (transformers deletes the oldest only once the new one is complete) or between its final model's save and
+    its checkpoints' removal; the kept copy of a model is hard links.
+    """
+    checkpoint = n_params * (weight_bytes + optimizer_bytes)
+    model = n_params * weight_bytes
+    per_job = max((save_total_limit + 1) * checkpoint, save_total_limit * checkpoint + model)
+    running = min(concurrent_jobs, n_runs)
+    return DiskUse(
+        checkpoint=checkpoint,
+        model=model,
+        per_job=per_job,
+        peak=running * per_job + (n_runs - running) * model,
+        end=n_runs * model,
+        end_keeping_checkpoints=n_runs * (save_total_limit * checkpoint + model),
+    )
+
+
+def render_disk(disk: DiskUse, n_runs: int, concurrent_jobs: int, save_total_limit: int) -> str:
+    """Return the report's disk lines, in decimal GB."""
+    running = min(concurrent_jobs, n_runs)
+    return "\n".join(
+        [
+            f"Disk: a checkpoint {disk.checkpoint / 1e9:,.0f} GB (weights {WEIGHT_BYTES_PER_PARAM} + optimizer "
+            f"state {OPTIMIZER_BYTES_PER_PARAM} bytes/parameter), a final model {disk.model / 1e9:,.0f} GB; "
+            f"a train job keeps {save_total_limit} checkpoints, one more while it saves: at most "
+            f"{disk.per_job / 1e9:,.0f} GB.",
+            f"Disk at the peak, {running} train jobs at once (`jobs` {concurrent_jobs}, {n_runs} runs) and the "
+            "other runs' models: "
+            f"{disk.peak / 1e12:,.2f} TB; at the end ({n_runs} final models, checkpoints removed): "
+            f"{disk.end / 1e9:,.0f} GB ({disk.end_keeping_checkpoints / 1e12:,.1f} TB if every run kept its "
+            "checkpoints).",
+        ]
+    )
+
+
+def profile_jobs(profile_path: Path) -> int:
+    """Return how many jobs a Snakemake profile lets run at once (its `jobs`)."""
+    return int(yaml.safe_load(Path(profile_path).read_text())["jobs"])
 
 
 def train_flops_per_token(shape: ModelShape, seq_len_tokens: float) -> float:
@@ -312,6 +383,12 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--gpu", choices=sorted(GPU_PEAK_FLOPS), default="a100")
     parser.add_argument("--peak-tflops", type=float, default=None, help="overrides --gpu's bf16 dense peak")
     parser.add_argument(
+        "--jobs",
+        type=int,
+        default=None,
+        help=f"train jobs at once, for the peak disk; default: `jobs` of {SLURM_PROFILE.relative_to(REPO)}",
+    )
+    parser.add_argument(
         "--json", dest="json_path", help="also write the per-experiment estimate as JSON here"
     )
     parser.add_argument(
@@ -356,6 +433,8 @@ def main(argv=None) -> int:
             train_mean = args.mean_tokens
             test = SetSize(test.n_examples, args.mean_tokens, "--mean-tokens")
             train_source += f"; tokens overridden: {args.mean_tokens:,.0f} (--mean-tokens)"
+        concurrent_jobs = args.jobs if args.jobs is not None else profile_jobs(SLURM_PROFILE)
+        save_total_limit = int(config["train"]["save_total_limit"])
     except (OSError, KeyError, ValueError, experiments.ExperimentConfigError) as error:
         print(f"cost_model: {error}", file=sys.stderr)
         return 2
@@ -381,6 +460,9 @@ def main(argv=None) -> int:
             costs, train_source, test, epochs, shape, args.mfu, args.gpu, peak, args.vocab_rows, answer_only
         )
     )
+    n_runs = len(grid) * n_seeds
+    disk = disk_use(shape.n_params, n_runs, concurrent_jobs, save_total_limit)
+    print(render_disk(disk, n_runs, concurrent_jobs, save_total_limit))
     if plan is not None:
         per_seed = sum(c.train_gpu_hours for c in costs) / n_seeds
         print("\n".join(seed_plan_lines(plan, per_seed, args.gpu)))

@@ -198,6 +198,7 @@ def train_and_measure(
             "gradient_checkpointing": False,
             "seed": 0,
             "logging_steps": 10_000,
+            "report_to": "none",
         }
     )
     records = run.prompt_completion_records(read_chat_set(train_file, require_answer=True), "accept", 4.0)

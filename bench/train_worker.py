@@ -126,6 +126,7 @@ def run(
             "gradient_checkpointing": False,
             "seed": 0,
             "logging_steps": 10_000,
+            "report_to": "none",
         }
     )
     records = training_run.prompt_completion_records(

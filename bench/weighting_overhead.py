@@ -74,6 +74,7 @@ def build_trainer(
             "gradient_checkpointing": False,
             "seed": 0,
             "logging_steps": 10_000,
+            "report_to": "none",
         }
     )
     kwargs = train_settings.sft_config_kwargs(settings, output_dir, bf16=False, cuda=False)

@@ -63,6 +63,8 @@ TEST_SET = "results/data/test.jsonl"
 TEST_STATS = "results/data/test_stats.json"
 MODEL_DIR = f"results/models/{RUN}"
 CHECKPOINT_DIR = f"results/checkpoints/{RUN}"
+# a run's TensorBoard events (train.report_to), not an output either: a resumed run adds to them
+TENSORBOARD_DIR = f"results/logs/tensorboard/{RUN}"
 # {method_dir}: METHOD_DIRS of the method whose predictions or metrics these are
 PREDICTIONS_OF = (
     f"results/predictions/{{method_dir}}{RUN}.jsonl"  # a seeded method's, one run

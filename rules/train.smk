@@ -30,10 +30,12 @@ rule train:
         launcher=TRAIN_LAUNCHER,
         processes=TRAIN_PROCESSES,
         checkpoint_dir=CHECKPOINT_DIR,
+        tensorboard_dir=TENSORBOARD_DIR,
         settings=run_settings,
     shell:
         # each of the job's processes gets its share of the threads
         "OMP_NUM_THREADS=$(( {threads} > {params.processes} ? {threads} / {params.processes} : 1 ))"
         " {params.launcher} {params.script:q} --train-file {input.data:q} --model {params.model:q}"
         " --variant {wildcards.variant} --gamma {wildcards.gamma} --settings {params.settings:q}"
-        " --output-dir {output:q} --checkpoint-dir {params.checkpoint_dir:q} > {log:q} 2>&1"
+        " --output-dir {output:q} --checkpoint-dir {params.checkpoint_dir:q}"
+        " --tensorboard-dir {params.tensorboard_dir:q} > {log:q} 2>&1"

@@ -322,6 +322,7 @@ def test_a_hub_id_while_offline_is_named_and_nothing_is_written(tmp_path, capsys
         [
             "--train-file", str(train_file), "--model", "no-such-org/no-such-model", "--variant", "accept",
             "--gamma", "2", "--output-dir", str(tmp_path / "m"), "--checkpoint-dir", str(tmp_path / "c"),
+            "--tensorboard-dir", str(tmp_path / "t"),
         ]
     )  # fmt: skip
     line = one_line_error(capsys, "train")
@@ -363,7 +364,7 @@ def test_a_failed_retrain_keeps_the_previous_model_beside_the_checkpoints(
         argv = [
             sys.executable, str(REPO / "workflow" / "scripts" / "train.py"), "--train-file", str(train_file),
             "--model", str(data_tiny_model), "--variant", "accept", "--gamma", "2", "--settings",
-            json.dumps({"num_train_epochs": 1, "per_device_train_batch_size": 4, **settings}),
+            json.dumps({"num_train_epochs": 1, "per_device_train_batch_size": 4, "report_to": "none", **settings}),
             "--output-dir", str(model_dir), "--checkpoint-dir", str(checkpoint_dir),
         ]  # fmt: skip
         return subprocess.run(argv, capture_output=True, text=True, timeout=300, env=workflow_env())

@@ -126,6 +126,36 @@ def test_every_training_seed_multiplies_the_grid_cost(capsys):
     assert "3 training seed(s)" in out and "Estimate with 3 seed(s): 1,237 GPU-h training" in out
 
 
+def test_disk_of_the_production_grid_peaks_with_the_concurrent_jobs_checkpoints_and_ends_with_the_models():
+    disk = cost_model.disk_use(7.6e9, n_runs=57, concurrent_jobs=40, save_total_limit=2)
+    # a checkpoint: 2 bytes of bf16 weights + 12 of fp32 master weights and Adam moments per parameter
+    assert (disk.checkpoint, disk.model) == (pytest.approx(106.4e9), 15.2e9)
+    # a job saving its third checkpoint before the oldest of its two goes: 319 GB
+    assert disk.per_job == pytest.approx(3 * 106.4e9)
+    assert disk.peak == pytest.approx(40 * 3 * 106.4e9 + 17 * 15.2e9)  # 13.03 TB
+    assert disk.end == pytest.approx(57 * 15.2e9)
+    assert disk.end_keeping_checkpoints == pytest.approx(57 * (2 * 106.4e9 + 15.2e9))
+    # more job slots than runs: every run trains at once; a model larger than a checkpoint (no optimizer state)
+    assert cost_model.disk_use(7.6e9, 3, 40, 2).peak == pytest.approx(3 * 3 * 106.4e9)
+    assert cost_model.disk_use(1e9, 1, 1, 2, weight_bytes=2, optimizer_bytes=0).per_job == pytest.approx(6e9)
+
+
+def test_cli_prints_the_disk_beside_the_gpu_hours_and_the_profile_asks_for_a_jobs_disk(capsys):
+    assert cost_model.main([]) == 0
+    out = capsys.readouterr().out
+    assert "a train job keeps 2 checkpoints, one more while it saves: at most 319 GB." in out
+    assert "40 train jobs at once (`jobs` 40, 57 runs) and the other runs' models: 13.03 TB" in out
+    assert "at the end (57 final models, checkpoints removed): 866 GB (13.0 TB if every" in out
+    assert cost_model.main(["--jobs", "10"]) == 0
+    assert (
+        "10 train jobs at once (`jobs` 10, 57 runs) and the other runs' models: 3.91 TB"
+        in capsys.readouterr().out
+    )
+    profile = cost_model.yaml.safe_load(cost_model.SLURM_PROFILE.read_text())
+    per_job = cost_model.disk_use(cost_model.QWEN25_7B["n_params"], 57, 40, 2).per_job
+    assert profile["set-resources"]["train"]["disk_mb"] * 1e6 >= per_job
+
+
 # ---- measurement helpers (train_probe.py) ----
 
 

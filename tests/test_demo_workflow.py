@@ -178,7 +178,7 @@ def test_the_same_seed_reproduces_its_predictions_byte_for_byte_and_another_seed
             sys.executable, str(scripts / "train.py"), "--train-file", "results/data/prop1_2/train.jsonl",
             "--model", "results/embedded/model", "--variant", "accept", "--gamma", "2.0",
             "--settings", json.dumps(summary["settings"]), "--output-dir", str(tmp_path / "model"),
-            "--checkpoint-dir", str(tmp_path / "checkpoints"),
+            "--checkpoint-dir", str(tmp_path / "checkpoints"), "--tensorboard-dir", str(tmp_path / "tensorboard"),
         ],
         cwd=demo, env=env, check=True, capture_output=True, timeout=600,
     )  # fmt: skip

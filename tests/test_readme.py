@@ -3,14 +3,18 @@ everything, these tests included).
 
 Snakemake commands run as a dry run (`-n` added after `snakemake`) in a copy of the workflow, on the embedded
 default or the production config as the command says; the HTML report needs a finished run, so it runs for
-real on the demo's; make targets run with `make -n`. The test-cluster line needs root and installs SLURM:
+real on the demo's; make targets run with `make -n`; `tensorboard` runs for real on the demo's logs and is asked
+for every run's losses over HTTP. The test-cluster line needs root and installs SLURM:
 `make test` runs it for real as tests/test_slurm.py, so here each of its scripts is syntax-checked and its
 pytest selection collected, which is as far as it goes without starting a cluster.
 """
 
+import json
 import re
 import shlex
 import subprocess
+import time
+import urllib.request
 
 import pytest
 
@@ -45,6 +49,8 @@ SNAKEMAKE = [words for words in COMMANDS if words[0] == "snakemake" and "--repor
 REPORTS = [words for words in COMMANDS if words[0] == "snakemake" and "--report" in words]
 MAKE = [words for words in COMMANDS if words[0] == "make" and words not in ENTRY_POINTS]
 CHAINS = [words for words in COMMANDS if "&&" in words]
+TENSORBOARD = [words for words in COMMANDS if words[0] == "tensorboard"]
+TENSORBOARD_URL = "http://localhost:6006"  # where the README's command serves (tensorboard's default port)
 
 
 @pytest.fixture(scope="module")
@@ -59,7 +65,7 @@ def dry_run(words: list[str]) -> list[str]:
 
 def test_every_readme_command_has_a_test_here():
     assert len(COMMANDS) >= 10  # the extraction found the blocks
-    kinds = SNAKEMAKE + REPORTS + MAKE + CHAINS + list(ENTRY_POINTS)
+    kinds = SNAKEMAKE + REPORTS + MAKE + CHAINS + TENSORBOARD + list(ENTRY_POINTS)
     assert sorted(map(shlex.join, COMMANDS)) == sorted(map(shlex.join, kinds))
 
 
@@ -107,6 +113,32 @@ def test_readme_report_command_builds_the_report_of_a_finished_demo(demo, words)
     report.unlink(missing_ok=True)
     run_snakemake(demo, *words[1:])
     assert "acceptance_rate_vs_gamma" in report.read_text(errors="replace")
+
+
+@pytest.mark.workflow
+@pytest.mark.parametrize("words", TENSORBOARD, ids=shlex.join)
+def test_readme_tensorboard_command_serves_the_losses_of_every_demo_run(demo, words):
+    runs = sorted(f"{path.parent.name}/{path.name}" for path in (demo / "results" / "models").glob("*/seed*"))
+    server = subprocess.Popen(
+        words, cwd=demo, env=workflow_env(), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+    )
+    try:
+        tags, deadline = {}, time.time() + 120
+        while sorted(tags) != runs and time.time() < deadline:  # it finds the runs in the background
+            time.sleep(1)
+            assert server.poll() is None, server.stderr.read().decode()
+            try:
+                with urllib.request.urlopen(
+                    f"{TENSORBOARD_URL}/data/plugin/scalars/tags", timeout=10
+                ) as reply:
+                    tags = json.load(reply)
+            except OSError:
+                continue  # not listening yet
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+    assert len(runs) == 57 and sorted(tags) == runs
+    assert all("train/loss" in tags[run] for run in runs)
 
 
 @pytest.mark.parametrize("words", MAKE, ids=shlex.join)

@@ -408,7 +408,7 @@ def test_production_profile_asks_slurm_for_the_configured_gpus_partitions_and_ti
     jobs = dry_run_job_blocks(process.stdout + process.stderr)
     train, infer = jobs["train"], jobs["infer"]
     assert (train["slurm_partition"], train["gpu"], train["threads"]) == ("gpu", "4", "16")
-    assert (train["runtime"], train["mem_mb"]) == ("2880", "128000")
+    assert (train["runtime"], train["mem_mb"], train["disk_mb"]) == ("2880", "128000", "320000")
     assert "accelerate launch --num_processes 4 " in train["shell"]
     assert train["slurm_extra"] == "--signal=USR1@600"  # the warning before the time limit
     # the full fine-tune is sharded: train_summary.json's `distributed` block shows it after the run

@@ -81,10 +81,13 @@ def test_every_smoke_train_job_saves_every_step_and_the_interrupted_one_is_resum
         assert summary["steps"] == summary["max_steps"] == SMOKE["train"]["max_steps"] == 2
         assert summary["resumed_from_step"] == (1 if name == interrupted else 0)
         assert [point["step"] for point in summary["loss_curve"]] == [1, 2]
-        checkpoints = sorted(
-            p.name for p in (workdir / "results" / "checkpoints" / name / "seed1").glob("checkpoint-*")
+        # the completed run's checkpoints are gone, its model stays beside them; its losses went to TensorBoard
+        checkpoint_dir = workdir / "results" / "checkpoints" / name / "seed1"
+        assert not list(checkpoint_dir.glob("checkpoint-*"))
+        assert json.loads((checkpoint_dir / "model" / "train_summary.json").read_text()) == summary
+        assert list(
+            (workdir / "results" / "logs" / "tensorboard" / name / "seed1").glob("events.out.tfevents.*")
         )
-        assert checkpoints == ["checkpoint-2"]  # saved every step, one kept (save_total_limit)
     log = (workdir / "logs" / "train" / interrupted / "seed1.log").read_text()
     assert f"resuming from results/checkpoints/{interrupted}/seed1/checkpoint-1" in log
     assert "resumed at global step 1" in log

@@ -27,7 +27,13 @@ ANSWER_IDS = {"Accept": ACCEPT_ID, "Reject": REJECT_ID}
 MAX_PAPER_TOKENS = 48
 DATA_SETTINGS = {"max_paper_tokens": MAX_PAPER_TOKENS, "max_examples": 8}
 # one optimizer step over the 8 examples
-TRAIN_SETTINGS = {"max_steps": 1, "per_device_train_batch_size": 8, "logging_steps": 1, "max_length": 512}
+TRAIN_SETTINGS = {
+    "max_steps": 1,
+    "per_device_train_batch_size": 8,
+    "logging_steps": 1,
+    "max_length": 512,
+    "report_to": "none",
+}
 EXPERIMENT = {"name": "accept_gamma2.0_prop1_2", "prop": "1_2", "variant": "accept", "gamma": 2.0}
 TEMPLATES = {"qwen2.5": QWEN25_CHAT_TEMPLATE, "qwen3-style": QWEN3_STYLE_CHAT_TEMPLATE}
 RENDER_KWARGS = {"qwen2.5": {}, "qwen3-style": {"enable_thinking": False}}

@@ -7,7 +7,9 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from types import SimpleNamespace
 
+import numpy as np
 import pytest
 
 import train
@@ -30,6 +32,7 @@ ONE_SGD_STEP = {
     "num_train_epochs": 1,
     "save_steps": 1000,
     "logging_steps": 1,
+    "report_to": "none",
 }
 
 
@@ -326,6 +329,8 @@ def run_train(tmp_path, train_file, model, settings, variant="accept", gamma=2.0
         str(tmp_path / "models" / name),
         "--checkpoint-dir",
         str(tmp_path / "ckpt" / name),
+        "--tensorboard-dir",
+        str(tmp_path / "tensorboard" / name),
     ]
     return subprocess.run(argv, capture_output=True, text=True, timeout=300, cwd=ROOT, env=SUBPROCESS_ENV)
 
@@ -364,6 +369,74 @@ def test_cli_writes_weights_tokenizer_and_summary(data_tiny_model, data_chat_row
         "no complete checkpoint" in result.stdout
         and "weights={'Accept': 2.0, 'Reject': 1.0}" in result.stdout
     )
+    # report_to tensorboard (the default): the logged losses, step by step, in the run's own folder
+    assert train_settings.DEFAULT_SETTINGS["report_to"] == "tensorboard"
+    scalars = tensorboard_scalars(tmp_path / "tensorboard" / "run")
+    assert [(step, pytest.approx(loss)) for step, loss in scalars["train/loss"]] == [
+        (point["step"], point["loss"]) for point in summary["loss_curve"]
+    ]
+    # the model is complete: its checkpoints (saved at steps 3, 6 and 8) are gone, its hard-linked copy stays
+    checkpoint_dir = tmp_path / "ckpt" / "run"
+    assert not list(checkpoint_dir.glob("checkpoint-*"))
+    assert (checkpoint_dir / "model" / "model.safetensors").stat().st_ino == (
+        out / "model.safetensors"
+    ).stat().st_ino
+    assert f"removed 2 checkpoint(s) with optimizer state from {checkpoint_dir}" in result.stdout
+
+
+def tensorboard_scalars(log_dir):
+    """Return {tag: [(step, value)]} of every scalar in the TensorBoard event files under log_dir."""
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    events = EventAccumulator(str(log_dir))
+    events.Reload()
+    return {tag: [(e.step, e.value) for e in events.Scalars(tag)] for tag in events.Tags()["scalars"]}
+
+
+def test_a_saved_model_that_fails_the_check_is_not_written_and_the_checkpoints_stay(tmp_path):
+    from safetensors.numpy import save_file
+
+    class CutSave:  # a trainer whose save is cut short, e.g. by a full disk
+        def save_model(self, folder):
+            Path(folder).mkdir(parents=True)
+            (Path(folder) / "config.json").write_text("{}")
+            (Path(folder) / "tokenizer_config.json").write_text("{}")
+            save_file({"w": np.zeros((8, 8), np.float32)}, f"{folder}/model.safetensors")
+            weights = Path(folder) / "model.safetensors"
+            weights.write_bytes(weights.read_bytes()[:-4])
+
+    state = SimpleNamespace(is_main_process=True, wait_for_everyone=lambda: None)
+    session = run.Session(sft_args=None, state=state, bf16=False, log=print)
+    fake_checkpoint(tmp_path / "ckpt", 4)
+    summary = {"steps": 4, "max_steps": 4}
+    with pytest.raises(RuntimeError, match=r"the saved model is incomplete, so .*model was not written"):
+        run.save_final_model(CutSave(), session, tmp_path / "model", tmp_path / "ckpt", summary)
+    assert not (tmp_path / "model").exists() and (tmp_path / "ckpt" / "checkpoint-4").is_dir()
+
+
+def test_final_model_check_names_a_cut_weights_file_and_an_unfinished_summary(tmp_path):
+    from safetensors.numpy import save_file
+
+    model = tmp_path / "model"
+    model.mkdir()
+    save_file({"w": np.zeros((8, 8), np.float32)}, str(model / "model.safetensors"))
+    (model / "config.json").write_text("{}")
+    (model / "tokenizer_config.json").write_text("{}")
+    (model / "train_summary.json").write_text(json.dumps({"steps": 4, "max_steps": 4}))
+    assert train_checkpoints.final_model_problems(model) == []
+    weights = (model / "model.safetensors").read_bytes()
+    (model / "model.safetensors").write_bytes(weights[:-4])
+    (model / "train_summary.json").write_text(json.dumps({"steps": 3, "max_steps": 4}))
+    problems = train_checkpoints.final_model_problems(model)
+    assert len(problems) == 2
+    assert "model.safetensors: Error while deserializing header: incomplete metadata" in problems[0]
+    assert problems[1].endswith("train_summary.json: 3 of 4 steps")
+    (model / "model.safetensors").unlink()
+    (model / "config.json").unlink()
+    assert train_checkpoints.final_model_problems(model)[:2] == [
+        f"{model}: neither config.json nor adapter_config.json",
+        f"{model}: no *.safetensors weights",
+    ]
 
 
 def test_cli_lora_writes_an_adapter(data_tiny_model, data_chat_rows, tmp_path):
@@ -437,6 +510,8 @@ def test_cli_names_the_bad_row_before_loading_anything(tmp_path, capsys, row_cha
             "train.per_device_train_batch_size = 0 must be an integer >= 1",
         ),
         ("[1]", "--settings must be a JSON object"),
+        ('{"report_to": "wandb"}', "train.report_to = 'wandb' is not one of 'tensorboard', 'none'"),
+        ("{}", "train.report_to = tensorboard needs --tensorboard-dir (or set report_to to none)"),
     ],
 )
 def test_cli_names_the_bad_setting(tmp_path, capsys, settings, message):
@@ -482,6 +557,7 @@ def seeded_lora_trainer(model_dir, rows, seed, checkpoint_dir):
             "method": "lora",
             "lora": {"r": 4, "target_modules": "all-linear"},
             "num_train_epochs": 1,
+            "report_to": "none",
         }
     )
     session = run.start_session(settings, str(checkpoint_dir))
@@ -579,6 +655,7 @@ def test_rule_applies_the_experiments_override_and_launches_several_processes(tm
     for name, command in by_name.items():
         assert launcher in command and '"gpus"' not in command
         assert f"--checkpoint-dir results/checkpoints/{name}/seed2 " in command
+        assert f"--tensorboard-dir results/logs/tensorboard/{name}/seed2 " in command
         assert command.endswith(f"> logs/train/{name}/seed2.log 2>&1")
 
 
@@ -614,6 +691,13 @@ def test_resume_starts_fresh_and_says_why_when_settings_or_data_differ(tmp_path)
     assert reason == "checkpoint-10 was trained with different settings, train_sha256: starting fresh"
 
 
+def test_where_a_run_reports_its_losses_is_no_part_of_its_fingerprint():
+    fingerprint = train_checkpoints.run_fingerprint
+    assert fingerprint({"report_to": "none"}, "accept", 2.0, "m", "abc", 1) == fingerprint(
+        {"report_to": "tensorboard"}, "accept", 2.0, "m", "abc", 1
+    )
+
+
 def test_resume_without_a_fingerprint_starts_fresh(tmp_path):
     fake_checkpoint(tmp_path / "ck", 10)
     fingerprint = train_checkpoints.run_fingerprint({}, "accept", 2.0, "m", "abc", 1)
@@ -632,6 +716,7 @@ def test_sigkilled_run_resumes_from_its_checkpoint_and_finishes_all_steps(
         "save_steps": 4,
         "logging_steps": 4,
         "save_total_limit": 2,
+        "report_to": "none",
     }
     argv = [
         sys.executable,
@@ -693,6 +778,7 @@ def test_max_steps_overrides_the_epochs_and_interrupt_at_step_stops_a_fresh_run_
         "per_device_train_batch_size": 2,
         "save_steps": 1,
         "interrupt_at_step": 1,
+        "report_to": "none",
     }
     first = run_train(tmp_path, train_file, data_tiny_model, settings)
     assert first.returncode == train.INTERRUPTED_EXIT, first.stderr[-3000:]
@@ -709,4 +795,7 @@ def test_max_steps_overrides_the_epochs_and_interrupt_at_step_stops_a_fresh_run_
     summary = json.loads((tmp_path / "models" / "run" / "train_summary.json").read_text())
     assert summary["resumed_from_step"] == 1
     assert summary["steps"] == summary["max_steps"] == 2  # not the 3 epochs x 4 steps
-    assert train_checkpoints.latest_complete_checkpoint(tmp_path / "ckpt" / "run").name == "checkpoint-2"
+    # the completed run's checkpoints (1 and 2) are gone, its model stays beside them; none reports anything
+    assert not list((tmp_path / "ckpt" / "run").glob("checkpoint-*"))
+    assert json.loads((tmp_path / "ckpt" / "run" / "model" / "train_summary.json").read_text()) == summary
+    assert not (tmp_path / "tensorboard").exists()

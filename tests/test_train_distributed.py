@@ -33,6 +33,7 @@ TWO_SGD_STEPS = {
     "num_train_epochs": 2,
     "logging_steps": 1,
     "save_steps": 1,
+    "report_to": "none",
 }
 INTERRUPTED_EXIT = 75  # train.py's exit code after train.interrupt_at_step
 

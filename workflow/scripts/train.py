@@ -2,11 +2,15 @@
 
 python workflow/scripts/train.py --train-file results/data/prop1_2/train.jsonl --model results/embedded/model \
     --variant accept --gamma 4.0 --settings '{"learning_rate": 2e-3}' \
-    --output-dir results/models/accept_gamma4.0_prop1_2 --checkpoint-dir results/checkpoints/accept_gamma4.0_prop1_2
+    --output-dir results/models/accept_gamma4.0_prop1_2/seed1 \
+    --checkpoint-dir results/checkpoints/accept_gamma4.0_prop1_2/seed1 \
+    --tensorboard-dir results/logs/tensorboard/accept_gamma4.0_prop1_2/seed1
 
 Run it under `accelerate launch` for several processes. Writes the weights (or LoRA adapter), the tokenizer and
-train_summary.json into --output-dir, all at once at the end; checkpoints go to --checkpoint-dir. On SIGUSR1 or
-SIGTERM (to any process) it finishes its optimizer step, saves a checkpoint of it and exits 75.
+train_summary.json into --output-dir, all at once at the end; checkpoints go to --checkpoint-dir, and once the
+final model is written and checked they are deleted (the model's hard-linked copy stays there); the losses go
+to --tensorboard-dir as well as to the log when train.report_to is tensorboard. On SIGUSR1 or SIGTERM (to any
+process) it finishes its optimizer step, saves a checkpoint of it and exits 75.
 """
 
 from __future__ import annotations
@@ -40,6 +44,10 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument(
         "--checkpoint-dir", required=True, help="where checkpoints go; resumed from when present"
     )
+    parser.add_argument(
+        "--tensorboard-dir",
+        help="where TensorBoard event files go with report_to tensorboard (emptied when the run starts fresh)",
+    )
     return parser.parse_args(argv)
 
 
@@ -50,8 +58,9 @@ def main(argv=None) -> int:
     # first: SLURM's warning signal can come while the model loads, and it comes only once
     signals = StopSignalRecord().install()
     # everything that can be wrong with the inputs is checked before torch is imported or anything written
-    check_output_paths(folders=[args.output_dir, args.checkpoint_dir])
+    check_output_paths(folders=[args.output_dir, args.checkpoint_dir, *filter(None, [args.tensorboard_dir])])
     settings, papers = run.check_inputs(args.settings, args.train_file, args.variant, args.gamma)
+    run.check_reporting(settings, args.tensorboard_dir)
     check_model_source(args.model, "--model")
     records = run.prompt_completion_records(papers, args.variant, args.gamma)
     train_sha256 = file_sha256(args.train_file)
@@ -61,6 +70,7 @@ def main(argv=None) -> int:
         settings, args.variant, args.gamma, args.model, train_sha256, session.state.num_processes
     )
     resume_from = run.prepare_checkpoints(args.checkpoint_dir, fingerprint, session)
+    run.report_training(settings, args.tensorboard_dir, resume_from, session)
     trainer = run.build_trainer(
         args.model, records, settings, session, run.interrupt_step(settings, resume_from), signals
     )

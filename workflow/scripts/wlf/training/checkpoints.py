@@ -1,4 +1,5 @@
-"""Resuming: find the latest complete checkpoint of a run and check it belongs to the same run settings."""
+"""Resuming: find the latest complete checkpoint of a run and check it belongs to the same run settings; once the
+run's final model is written and checked, free the disk its optimizer-bearing checkpoints hold."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from wlf.files import replace_dir
+from wlf.training import SUMMARY_FILE
 
 FINGERPRINT_FILE = "run_fingerprint.json"
 # The Trainer writes trainer_state.json last, so a checkpoint without it was cut short by a kill.
@@ -18,6 +20,11 @@ COMPLETE_MARKER = "trainer_state.json"
 # The last complete model of the experiment, kept beside the checkpoints (see keep_final_model)
 KEPT_MODEL = "model"
 CHECKPOINT_PATTERN = re.compile(r"^checkpoint-(\d+)$")
+# Settings that change what a run reports, not what it learns: a run resumes whatever they say
+REPORTING_KEYS = ("report_to",)
+# What save_pretrained writes beside the weights: a full model's config or a LoRA adapter's, and the tokenizer's
+MODEL_CONFIG_FILES = ("config.json", "adapter_config.json")
+TOKENIZER_FILE = "tokenizer_config.json"
 
 
 def run_fingerprint(
@@ -25,7 +32,7 @@ def run_fingerprint(
 ) -> dict[str, Any]:
     """Return what must match for a checkpoint to be resumed: everything that changes the optimisation."""
     return {
-        "settings": dict(settings),
+        "settings": {key: value for key, value in settings.items() if key not in REPORTING_KEYS},
         "variant": variant,
         "gamma": float(gamma),
         "model": model,
@@ -115,3 +122,60 @@ def remove_incomplete_checkpoints(checkpoint_dir: str | Path) -> list[Path]:
     for path in removed:
         shutil.rmtree(path)
     return removed
+
+
+def final_model_problems(model_dir: str | Path) -> list[str]:
+    """Return what is missing or cut short in a saved model folder (empty: complete), without loading weights.
+
+    Cheap (headers only) and real: each safetensors file's header must parse and cover the file's bytes (a cut
+    file fails), an index's every tensor must be in the shard it names, and the summary must say every step ran.
+    """
+    from safetensors import SafetensorError, safe_open
+
+    folder = Path(model_dir)
+    problems = []
+    if not any((folder / name).is_file() for name in MODEL_CONFIG_FILES):
+        problems.append(f"{folder}: neither {' nor '.join(MODEL_CONFIG_FILES)}")
+    if not (folder / TOKENIZER_FILE).is_file():
+        problems.append(f"{folder}: no {TOKENIZER_FILE}")
+    weight_files = sorted(folder.glob("*.safetensors"))
+    if not weight_files:
+        problems.append(f"{folder}: no *.safetensors weights")
+    tensors_by_file: dict[str, set[str]] = {}
+    for path in weight_files:
+        try:
+            with safe_open(str(path), "np") as weights:
+                tensors_by_file[path.name] = set(weights.keys())
+        except (SafetensorError, OSError) as error:
+            problems.append(f"{path}: {error}")
+    for index_path in sorted(folder.glob("*.safetensors.index.json")):
+        for tensor, file_name in json.loads(index_path.read_text())["weight_map"].items():
+            if tensor not in tensors_by_file.get(file_name, set()):
+                problems.append(f"{index_path}: {tensor} is not in {file_name}")
+                break
+    try:
+        summary = json.loads((folder / SUMMARY_FILE).read_text())
+        if summary["steps"] != summary["max_steps"]:
+            problems.append(f"{folder / SUMMARY_FILE}: {summary['steps']} of {summary['max_steps']} steps")
+    except (OSError, ValueError, KeyError) as error:
+        problems.append(f"{folder / SUMMARY_FILE}: {error!r}")
+    return problems
+
+
+def remove_checkpoints(checkpoint_dir: str | Path) -> dict[Path, int]:
+    """Delete every checkpoint-N folder (weights and optimizer state) and return the bytes each held.
+
+    Only for a run whose final model is written and checked (final_model_problems): its checkpoints can only
+    resume a run that has nothing left to do, and for the production full fine-tune each holds ~100 GB. The
+    kept model beside them stays.
+    """
+    removed = {}
+    for _, path in checkpoints_by_step(checkpoint_dir):
+        removed[path] = folder_bytes(path)
+        shutil.rmtree(path)
+    return removed
+
+
+def folder_bytes(folder: str | Path) -> int:
+    """Return the bytes of every file below folder."""
+    return sum(path.stat().st_size for path in Path(folder).rglob("*") if path.is_file())

@@ -1,8 +1,10 @@
-"""One training run, as named steps: check the inputs, start the processes, prepare the checkpoints, build the
-trainer, summarise, and save the final model atomically. train.py calls them top to bottom."""
+"""One training run, as named steps: check the inputs, start the processes, prepare the checkpoints and the
+TensorBoard folder, build the trainer, summarise, save the final model atomically and check it, then free its
+checkpoints. train.py calls them top to bottom."""
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import resource
@@ -51,6 +53,19 @@ def prompt_completion_records(papers: list[dict], variant: str, gamma: float) ->
         }
         for paper, weight in zip(papers, weights, strict=True)
     ]
+
+
+def check_reporting(settings: dict[str, Any], tensorboard_dir: str | None) -> None:
+    """Raise InputError when train.report_to = tensorboard cannot be honoured: before the model loads."""
+    if settings["report_to"] != "tensorboard":
+        return
+    if tensorboard_dir is None:
+        raise InputError("train.report_to = tensorboard needs --tensorboard-dir (or set report_to to none)")
+    if importlib.util.find_spec("tensorboard") is None:
+        raise InputError(
+            "train.report_to = tensorboard but the tensorboard package is not installed "
+            "(pip install -r requirements.txt, or set train.report_to: none)"
+        )
 
 
 @dataclass
@@ -104,6 +119,23 @@ def prepare_checkpoints(checkpoint_dir: str, fingerprint: dict, session: Session
     if resume_from is None and kept.is_dir():
         session.log(f"the last complete model stays in {kept} until this run completes", flush=True)
     return resume_from
+
+
+def report_training(
+    settings: dict[str, Any], tensorboard_dir: str | None, resume_from: Path | None, session: Session
+) -> None:
+    """Point transformers' TensorBoardCallback at the run's folder, emptied when the run starts fresh.
+
+    The callback reads its folder from TENSORBOARD_LOGGING_DIR when the trainer is built (transformers 5 has no
+    logging_dir argument), so this runs before build_trainer. A resumed run adds its events beside the earlier
+    ones; a fresh run's curves would otherwise be drawn over an earlier run's.
+    """
+    if settings["report_to"] != "tensorboard":
+        return
+    if resume_from is None and session.state.is_main_process:
+        shutil.rmtree(tensorboard_dir, ignore_errors=True)
+    os.environ["TENSORBOARD_LOGGING_DIR"] = str(tensorboard_dir)
+    session.log(f"TensorBoard events of this run go to {tensorboard_dir}", flush=True)
 
 
 def interrupt_step(settings: dict[str, Any], resume_from: Path | None) -> int | None:
@@ -352,8 +384,12 @@ def save_stop_summary(checkpoint_dir: str | Path, session: Session, summary: dic
 def save_final_model(
     trainer, session: Session, output_dir: str | Path, checkpoint_dir: str | Path, summary: dict[str, Any]
 ) -> None:
-    """Save weights (or adapter), tokenizer and summary into output_dir, all at once when complete, and keep a
-    copy beside the checkpoints (checkpoints.keep_final_model)."""
+    """Save weights (or adapter), tokenizer and summary into output_dir, all at once when complete and checked,
+    keep a copy beside the checkpoints (checkpoints.keep_final_model), then delete the run's checkpoints.
+
+    A model that fails the check is not swapped in and every checkpoint stays, so a retry resumes from the last
+    one and saves the model again.
+    """
     output_dir = Path(output_dir)
     partial = output_dir.with_name(f".{output_dir.name}.partial")
     if session.state.is_main_process:
@@ -363,10 +399,22 @@ def save_final_model(
     session.state.wait_for_everyone()
     if session.state.is_main_process:
         (partial / SUMMARY_FILE).write_text(json.dumps(summary, indent=1) + "\n")
+        problems = checkpoints.final_model_problems(partial)
+        if problems:
+            raise RuntimeError(
+                f"the saved model is incomplete, so {output_dir} was not written and the checkpoints in "
+                f"{checkpoint_dir} stay for a retry: {'; '.join(problems)}"
+            )
         output_dir.parent.mkdir(parents=True, exist_ok=True)
         replace_dir(partial, output_dir)
         kept = checkpoints.keep_final_model(output_dir, checkpoint_dir)
         session.log(f"kept a copy of the model in {kept} (Snakemake deletes {output_dir} before retraining)")
+        removed = checkpoints.remove_checkpoints(checkpoint_dir)
+        session.log(
+            f"the model is complete: removed {len(removed)} checkpoint(s) with optimizer state from "
+            f"{checkpoint_dir} ({sum(removed.values()) / 1e9:.3g} GB)",
+            flush=True,
+        )
         session.log(
             f"wrote {output_dir}: {summary['steps']} steps, final loss {summary['final_loss']}, "
             f"{summary['train_seconds']:.1f} s training",

@@ -103,7 +103,8 @@ def sft_config_kwargs(
         # The step denominator must count every process's tokens (weighted_trainer._get_num_items_in_batch)
         "average_tokens_across_devices": True,
         "ddp_find_unused_parameters": False,  # every trained parameter is used in every forward
-        "report_to": "none",
+        # transformers' TensorBoardCallback, writing where TENSORBOARD_LOGGING_DIR says (run.report_training)
+        "report_to": settings["report_to"],
         "disable_tqdm": True,  # one printed line per logging step instead of progress bars in the log file
         "save_only_model": False,
         "dataset_num_proc": None,
