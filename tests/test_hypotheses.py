@@ -561,3 +561,33 @@ def test_zero_shot_predictions_of_another_test_set_are_refused(tmp_path):
             SETTINGS,
             str(zeroshot),
         )
+
+
+def test_main_with_three_seeds_writes_seed_level_intervals_and_the_seed_plan(tmp_path):
+    # each seed shifts every paper's logit of its run by its own amount: the seed spread enters every interval
+    labels, logits = paper_scores()
+    table, files, runs = [], [], []
+    for variant, gamma, prop in GRID:
+        name = grid.experiment_name(variant, gamma, prop)
+        table.append(table_row(name, "finetuned"))
+        for seed, seed_shift in zip((1, 2, 3), (-0.3, 0.0, 0.3), strict=True):
+            path = tmp_path / "predictions" / name / f"seed{seed}.jsonl"
+            write_rows(path, rows_from_logits(labels, logits + prior_shift_logit(variant, gamma, prop) + seed_shift))
+            files.append(str(path))
+            runs.append([name, seed])
+    table_path = tmp_path / "all_metrics.json"
+    table_path.write_text(json.dumps(table))
+    out_json, out_md = tmp_path / "hypotheses.json", tmp_path / "hypotheses.md"
+    code = hypotheses_cli.main(
+        ["--all-metrics", str(table_path), "--predictions", *files, "--runs", json.dumps(runs),
+         "--settings", json.dumps({"bootstrap_resamples": 100}), "--output-json", str(out_json), "--output-md", str(out_md)]
+    )  # fmt: skip
+    assert code == 0
+    result = json.loads(out_json.read_text())
+    overall = outcome_of(result, "H1")["groups"][0]["overall"]
+    assert overall["seed_df"] is not None and overall["confidence"] == pytest.approx(1 - 2 * 0.05 / 8)
+    assert result["seeds"]["counts"] == [3]
+    plan = result["seed_planning"]["rows"]
+    assert {row["hypothesis"] for row in plan} >= {"H1", "H2", "H3"}
+    assert all(row["seeds_now"] == 3 and row["seed_variance_estimated"] for row in plan)
+    assert "## How many training seeds the study needs" in out_md.read_text()

@@ -110,8 +110,8 @@ def seed_unit_variances(terms: Terms, pair: bool = False) -> list[tuple[float, i
 
 def satterthwaite(variances: Sequence[float], dofs: Sequence[float]) -> float:
     """Return the Welch-Satterthwaite degrees of freedom of a sum of independent variance estimates."""
-    total = sum(variances)
-    denominator = sum(v * v / d for v, d in zip(variances, dofs, strict=True))
+    total = float(sum(variances))
+    denominator = float(sum(v * v / d for v, d in zip(variances, dofs, strict=True)))
     return total * total / denominator if denominator > 0 else float("inf")
 
 
@@ -125,7 +125,7 @@ def seed_part(terms: Terms, pair: bool = False) -> tuple[float | None, float]:
     if not units:
         return None, float("inf")
     variances = [unit / n for unit, n in units]
-    return sum(variances), satterthwaite(variances, [n - 1 for _, n in units])
+    return float(sum(variances)), satterthwaite(variances, [n - 1 for _, n in units])
 
 
 def contrast_bounds(terms: Terms, bounds: tuple[float, float] | None) -> tuple[float, float] | None:
@@ -144,7 +144,7 @@ def contrast(
 
     bounds: the range of one estimate's values (the interval is clipped to the contrast's range).
     """
-    point = sum(c * e.point for c, e in terms)
+    point = float(sum(c * e.point for c, e in terms))
     test_ci = metrics.percentile_interval(sum(c * e.resampled for c, e in terms), confidence)
     variance, dof = seed_part(terms, pair)
     result = {"value": metrics.none_if_nan(point), "ci": None, "seed_variance": variance, "seed_df": None}
@@ -157,7 +157,7 @@ def contrast(
     ci = [point - float(np.hypot(point - test_ci[0], half)), point + float(np.hypot(test_ci[1] - point, half))]
     limits = contrast_bounds(terms, bounds)
     if limits is not None:
-        ci = [max(ci[0], limits[0]), min(ci[1], limits[1])]
+        ci = [float(max(ci[0], limits[0])), float(min(ci[1], limits[1]))]
     result.update(ci=ci, seed_df=None if np.isinf(dof) else float(dof))
     return result
 
