@@ -38,11 +38,15 @@ def test_a_step_the_test_set_cannot_resolve_needs_more_than_any_number_of_seeds(
 
 
 def test_the_smallest_step_is_taken_in_the_expected_direction_outside_saturated_groups():
+    def points(**values):
+        return [{"name": name, "value": value} for name, value in values.items()]
+
     groups = [
-        {"verdict": "supported", "steps": [{"from": "a", "to": "b", "difference": 0.05}, {"from": "b", "to": "c", "difference": -0.01}]},
-        {"verdict": "unclear", "steps": [{"from": "d", "to": "e", "difference": 0.02}]},
-        {"verdict": "saturated", "steps": [{"from": "f", "to": "g", "difference": 0.001}]},
+        {"verdict": "supported", "points": points(a=0.3, b=0.35, c=0.34), "steps": [{"from": "a", "to": "b", "difference": 0.05}, {"from": "b", "to": "c", "difference": -0.01}]},
+        {"verdict": "unclear", "points": points(d=0.2, e=0.22), "steps": [{"from": "d", "to": "e", "difference": 0.02}]},
+        {"verdict": "saturated", "points": points(f=0.5, g=0.501), "steps": [{"from": "f", "to": "g", "difference": 0.001}]},
+        {"verdict": "supported", "points": points(h=0.001, i=0.0), "steps": [{"from": "h", "to": "i", "difference": -0.001}]},
     ]  # fmt: skip
     assert seed_planning.smallest_step(groups, +1) == ("d", "e")
-    assert seed_planning.smallest_step(groups, -1) == ("b", "c")
+    assert seed_planning.smallest_step(groups, -1) == ("b", "c")  # h -> i ends at the floor: left out
     assert seed_planning.smallest_step(groups[2:], +1) is None

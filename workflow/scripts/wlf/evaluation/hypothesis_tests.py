@@ -365,7 +365,7 @@ def seed_plan(runs: dict[str, Run], baseline: Run | None, tested: dict, outcome:
     the expected direction, for H4 the smallest slope difference, each at the level its verdict uses."""
     rows = []
     for key in ("H1", "H2", "H3"):
-        found = seed_planning.smallest_step(tested[key]["groups"], EXPECTED_SIGN[key])
+        found = seed_planning.smallest_step(tested[key]["groups"], EXPECTED_SIGN[key], outcome.bounds)
         if found is not None:
             earlier, later = (runs[name].estimates[outcome.key] for name in found)
             rows.append(

@@ -22,6 +22,7 @@ from wlf.evaluation import seeds
 
 TARGET_POWER = 0.8
 MAX_SEEDS = 100
+AT_BOUND = 0.005  # a rate within half a percent of 0 or 1: every model answers (almost) every paper alike
 
 
 def power(step: float, test_variance: float, seed_units: list[float], n: int, alpha: float) -> float:
@@ -73,14 +74,26 @@ def plan_step(
     }
 
 
-def smallest_step(groups: list[dict], sign: int) -> tuple[str, str] | None:
-    """Return (from, to) of the smallest step in the expected direction among the groups that are not saturated."""
+def at_bound(value: float, bounds: tuple[float, float]) -> bool:
+    """Return whether a value sits at one of the outcome's bounds (a rate of 0 or 1 cannot move further)."""
+    return any(abs(value - bound) <= AT_BOUND for bound in bounds)
+
+
+def smallest_step(groups: list[dict], sign: int, bounds: tuple[float, float] = (0.0, 1.0)) -> tuple[str, str] | None:
+    """Return (from, to) of the smallest step in the expected direction among the groups that are not saturated,
+    leaving out steps that start or end at a bound (a floor of 0 says nothing of what more seeds would show)."""
     steps = [
         step
         for group in groups
         if group["verdict"] != "saturated"
         for step in group["steps"]
-        if step["difference"] is not None and step["difference"] * sign > 0
+        if step["difference"] is not None
+        and step["difference"] * sign > 0
+        and not any(
+            at_bound(point["value"], bounds)
+            for point in group["points"]
+            if point["name"] in (step["from"], step["to"])
+        )
     ]
     if not steps:
         return None
