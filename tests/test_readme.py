@@ -50,6 +50,7 @@ REPORTS = [words for words in COMMANDS if words[0] == "snakemake" and "--report"
 MAKE = [words for words in COMMANDS if words[0] == "make" and words not in ENTRY_POINTS]
 CHAINS = [words for words in COMMANDS if "&&" in words]
 TENSORBOARD = [words for words in COMMANDS if words[0] == "tensorboard"]
+ACCELERATE = [words for words in COMMANDS if words[0] == "accelerate"]
 TENSORBOARD_URL = "http://localhost:6006"  # where the README's command serves (tensorboard's default port)
 
 
@@ -65,7 +66,7 @@ def dry_run(words: list[str]) -> list[str]:
 
 def test_every_readme_command_has_a_test_here():
     assert len(COMMANDS) >= 10  # the extraction found the blocks
-    kinds = SNAKEMAKE + REPORTS + MAKE + CHAINS + TENSORBOARD + list(ENTRY_POINTS)
+    kinds = SNAKEMAKE + REPORTS + MAKE + CHAINS + TENSORBOARD + ACCELERATE + list(ENTRY_POINTS)
     assert sorted(map(shlex.join, COMMANDS)) == sorted(map(shlex.join, kinds))
 
 
@@ -139,6 +140,22 @@ def test_readme_tensorboard_command_serves_the_losses_of_every_demo_run(demo, wo
         server.wait(timeout=30)
     assert len(runs) == 57 and sorted(tags) == runs
     assert all("train/loss" in tags[run] for run in runs)
+
+
+@pytest.mark.workflow
+@pytest.mark.parametrize("words", ACCELERATE, ids=shlex.join)
+def test_readme_fsdp_rehearsal_shards_the_demo_model_over_two_processes(demo, words):
+    # the command runs from the repository after `make demo`: the demo's copy gets the test-only launcher it names
+    launcher = next(word for word in words if word.endswith("fsdp_on_cpu.py"))
+    (demo / launcher).parent.mkdir(exist_ok=True)
+    (demo / launcher).write_bytes((REPO / launcher).read_bytes())
+    process = subprocess.run(words, cwd=demo, env=workflow_env(), capture_output=True, text=True, timeout=600)
+    assert process.returncode == 0, process.stdout[-3000:] + process.stderr[-3000:]
+    output = words[words.index("--output-dir") + 1]
+    distributed = json.loads((demo / output / "train_summary.json").read_text())["distributed"]
+    assert distributed["distributed_type"] == "FSDP" and distributed["num_processes"] == 2
+    assert distributed["dtensor_parameters"] == distributed["parameters"] > 0
+    assert list((demo / words[words.index("--tensorboard-dir") + 1]).glob("events.out.tfevents.*"))
 
 
 @pytest.mark.parametrize("words", MAKE, ids=shlex.join)
