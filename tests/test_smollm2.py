@@ -25,7 +25,7 @@ DATA_SETTINGS = {"train": {"max_paper_tokens": MAX_PAPER_TOKENS, "max_examples":
 DATA_SETTINGS["test"] = {"max_paper_tokens": MAX_PAPER_TOKENS, "max_examples": 4}
 # no warmup: the one step of a run with warmup would be taken at learning rate 0 and change nothing
 COMMON_TRAIN = {"max_steps": 1, "per_device_train_batch_size": 2, "logging_steps": 1, "max_length": 256}
-COMMON_TRAIN |= {"warmup_ratio": 0.0, "lr_scheduler_type": "constant"}
+COMMON_TRAIN |= {"warmup_ratio": 0.0, "lr_scheduler_type": "constant", "report_to": "none"}
 # learning rates small enough that one step keeps the instruct model answering with a label
 TRAIN_SETTINGS = {
     "lora": {

@@ -34,6 +34,7 @@ TWO_SGD_STEPS = {
     "logging_steps": 1,
     "save_steps": 1,
     "report_to": "none",
+    "keep_checkpoints": True,  # the tests read each step's checkpoint of completed runs
 }
 INTERRUPTED_EXIT = 75  # train.py's exit code after train.interrupt_at_step
 

@@ -34,6 +34,7 @@ SETTINGS = {
     "per_device_train_batch_size": 2,
     "logging_steps": 1,
     "save_steps": 1000,
+    "report_to": "none",
 }
 MAX_STEPS = N_EXAMPLES // 2
 SIGNAL_AFTER_STEP = 2  # the test signals once this many steps are logged: mid-training, not a save step

@@ -20,8 +20,8 @@ COMPLETE_MARKER = "trainer_state.json"
 # The last complete model of the experiment, kept beside the checkpoints (see keep_final_model)
 KEPT_MODEL = "model"
 CHECKPOINT_PATTERN = re.compile(r"^checkpoint-(\d+)$")
-# Settings that change what a run reports, not what it learns: a run resumes whatever they say
-REPORTING_KEYS = ("report_to",)
+# Settings that change what a run reports or leaves behind, not what it learns: a run resumes whatever they say
+REPORTING_KEYS = ("report_to", "keep_checkpoints")
 # What save_pretrained writes beside the weights: a full model's config or a LoRA adapter's, and the tokenizer's
 MODEL_CONFIG_FILES = ("config.json", "adapter_config.json")
 TOKENIZER_FILE = "tokenizer_config.json"

@@ -409,12 +409,13 @@ def save_final_model(
         replace_dir(partial, output_dir)
         kept = checkpoints.keep_final_model(output_dir, checkpoint_dir)
         session.log(f"kept a copy of the model in {kept} (Snakemake deletes {output_dir} before retraining)")
-        removed = checkpoints.remove_checkpoints(checkpoint_dir)
-        session.log(
-            f"the model is complete: removed {len(removed)} checkpoint(s) with optimizer state from "
-            f"{checkpoint_dir} ({sum(removed.values()) / 1e9:.3g} GB)",
-            flush=True,
-        )
+        if not summary["settings"]["keep_checkpoints"]:
+            removed = checkpoints.remove_checkpoints(checkpoint_dir)
+            session.log(
+                f"the model is complete: removed {len(removed)} checkpoint(s) with optimizer state from "
+                f"{checkpoint_dir} ({sum(removed.values()) / 1e9:.3g} GB)",
+                flush=True,
+            )
         session.log(
             f"wrote {output_dir}: {summary['steps']} steps, final loss {summary['final_loss']}, "
             f"{summary['train_seconds']:.1f} s training",
