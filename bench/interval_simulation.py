@@ -58,10 +58,17 @@ class Study:
     p_accept: dict[str, np.ndarray]
 
 
-def simulate(rng, n_seeds: int, seed_sd: float, deltas: dict[str, float], shared: float = 0.0) -> Study:
-    """Return one study: every experiment's runs, one per seed, on one test set of N_PAPERS papers."""
+def test_set(rng) -> tuple[np.ndarray, np.ndarray]:
+    """Return (latent quality, label) of N_PAPERS test papers."""
     quality = rng.normal(size=N_PAPERS)
-    labels = np.where(quality + rng.normal(0.0, 0.5, N_PAPERS) > THRESHOLD, "Accept", "Reject")
+    return quality, np.where(quality + rng.normal(0.0, 0.5, N_PAPERS) > THRESHOLD, "Accept", "Reject")
+
+
+def training_set_runs(
+    rng, quality: np.ndarray, n_seeds: int, seed_sd: float, deltas: dict[str, float], shared: float
+) -> dict[str, np.ndarray]:
+    """Return {experiment: P(Accept) of its runs (rows: seeds)} of experiments that share one training set, so a
+    share `shared` of a seed's threshold shift is common to their runs with that seed."""
     common = rng.normal(0.0, seed_sd, n_seeds)
     runs = {}
     for name, delta in deltas.items():
@@ -69,7 +76,13 @@ def simulate(rng, n_seeds: int, seed_sd: float, deltas: dict[str, float], shared
         shift = np.sqrt(shared) * common + np.sqrt(1.0 - shared) * own
         noise = rng.normal(0.0, NOISE_SD, (n_seeds, N_PAPERS))
         runs[name] = _sigmoid(STEEPNESS * (quality + noise - THRESHOLD - delta - shift[:, None]))
-    return Study(labels, runs)
+    return runs
+
+
+def simulate(rng, n_seeds: int, seed_sd: float, deltas: dict[str, float], shared: float = 0.0) -> Study:
+    """Return one study: every experiment's runs, one per seed, on one test set, all of one training set."""
+    quality, labels = test_set(rng)
+    return Study(labels, training_set_runs(rng, quality, n_seeds, seed_sd, deltas, shared))
 
 
 def predictions(labels: np.ndarray, p_accept: np.ndarray) -> list[metrics.Predictions]:
@@ -168,21 +181,17 @@ def familywise_error(
     rng = np.random.default_rng([seed, n_seeds, int(seed_sd * 1000), 7])
     rows = grid_rows(config_experiments)
     levels = verdict_levels(settings, len(outcomes.OUTCOMES))
+    blocks: dict[str, dict[str, float]] = {}
+    for row in rows:  # runs of one proportion share a training set; under the null nothing moves (delta 0)
+        blocks.setdefault(row["prop"], {})[row["name"]] = 0.0
     any_supported, by_verdict = 0, {}
     for _ in range(studies):
-        blocks = {}
-        for row in rows:  # runs of one proportion share a training set: their seeds share the common part
-            blocks.setdefault(row["prop"], []).append(row["name"])
-        study_runs = {}
-        quality = rng.normal(size=N_PAPERS)
-        labels = np.where(quality + rng.normal(0.0, 0.5, N_PAPERS) > THRESHOLD, "Accept", "Reject")
-        for names in blocks.values():
-            common = rng.normal(0.0, seed_sd, n_seeds)
-            for name in names:
-                shift = np.sqrt(shared) * common + np.sqrt(1 - shared) * rng.normal(0.0, seed_sd, n_seeds)
-                noise = rng.normal(0.0, NOISE_SD, (n_seeds, N_PAPERS))
-                p = _sigmoid(STEEPNESS * (quality + noise - THRESHOLD - shift[:, None]))
-                study_runs[name] = predictions(labels, p)
+        quality, labels = test_set(rng)
+        study_runs = {
+            name: predictions(labels, p)
+            for deltas in blocks.values()
+            for name, p in training_set_runs(rng, quality, n_seeds, seed_sd, deltas, shared).items()
+        }
         indices = rng.integers(0, N_PAPERS, size=(settings["bootstrap_resamples"], N_PAPERS))
         runs = build_runs(rows, study_runs, indices, outcomes.OUTCOMES)
         baseline = next((run for run in runs.values() if run.variant == "baseline"), None)

@@ -104,12 +104,13 @@ def outcome_of(result, key, outcome=RATE):
     return result["hypotheses"][key]["outcomes"][outcome]
 
 
-def run(tmp_path, table, settings=SETTINGS):
+def run(tmp_path, table, settings=SETTINGS, zeroshot=None):
     return hypotheses_cli.hypotheses_of_files(
         table,
         prediction_paths(tmp_path, table, "finetuned"),
         prediction_paths(tmp_path, table, "priorshift"),
         settings,
+        zeroshot,
     )
 
 
@@ -502,13 +503,7 @@ def test_fine_tuned_minus_zero_shot_is_zero_for_the_untrained_models_own_predict
     # the baseline's synthetic predictions are the untrained model's logits, unshifted
     zeroshot = tmp_path / "zeroshot.jsonl"
     write_rows(zeroshot, rows_from_logits(labels, logits))
-    result = hypotheses_cli.hypotheses_of_files(
-        table,
-        prediction_paths(tmp_path, table, "finetuned"),
-        prediction_paths(tmp_path, table, "priorshift"),
-        SETTINGS,
-        str(zeroshot),
-    )
+    result = run(tmp_path, table, zeroshot=str(zeroshot))
     for outcome, per_paper in ((RATE, lambda p: p >= 0.5), (MEAN_P, lambda p: p)):
         entry = result["zeroshot"]["outcomes"][outcome]
         untrained = float(np.mean(per_paper(1 / (1 + np.exp(-logits)))))
@@ -533,13 +528,7 @@ def test_zero_shot_in_generate_mode_says_why_mean_p_has_no_comparison(tmp_path):
     labels, logits = paper_scores()
     zeroshot = tmp_path / "zeroshot.jsonl"
     write_rows(zeroshot, [row | {"p_accept": None} for row in rows_from_logits(labels, logits)])
-    result = hypotheses_cli.hypotheses_of_files(
-        table,
-        prediction_paths(tmp_path, table, "finetuned"),
-        prediction_paths(tmp_path, table, "priorshift"),
-        SETTINGS,
-        str(zeroshot),
-    )
+    result = run(tmp_path, table, zeroshot=str(zeroshot))
     outcomes = result["zeroshot"]["outcomes"]
     assert outcomes[MEAN_P]["note"] == "no probabilities (infer.mode = generate)"
     assert outcomes[MEAN_P]["comparisons"] == [] and len(outcomes[RATE]["comparisons"]) == 2
@@ -554,13 +543,7 @@ def test_zero_shot_predictions_of_another_test_set_are_refused(tmp_path):
     zeroshot = tmp_path / "zeroshot.jsonl"
     write_rows(zeroshot, rows_from_logits(labels, logits)[:-1])
     with pytest.raises(PredictionFileError, match="zeroshot.jsonl"):
-        hypotheses_cli.hypotheses_of_files(
-            table,
-            prediction_paths(tmp_path, table, "finetuned"),
-            prediction_paths(tmp_path, table, "priorshift"),
-            SETTINGS,
-            str(zeroshot),
-        )
+        run(tmp_path, table, zeroshot=str(zeroshot))
 
 
 def test_main_with_three_seeds_writes_seed_level_intervals_and_the_seed_plan(tmp_path):
