@@ -20,6 +20,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 import numpy as np
+from scipy import stats
 
 from wlf.errors import InputError
 from wlf.evaluation import metrics, seed_planning, seeds
@@ -140,23 +141,11 @@ def least_squares_weights(x: list[float]) -> np.ndarray:
     return centred / (centred**2).sum()
 
 
-def average_ranks(values: list[float]) -> np.ndarray:
-    """Return the ranks of values from 1, ties sharing their average rank (scipy's rankdata, for a handful)."""
-    v = np.asarray(values, dtype=float)
-    return (v[None, :] < v[:, None]).sum(axis=1) + ((v[None, :] == v[:, None]).sum(axis=1) + 1) / 2
-
-
 def rank_correlations(x: list[float], values: list[float]) -> tuple[float | None, float | None]:
     """Return Spearman's rho and Kendall's tau-b of values against x (None when either has no spread)."""
-    rx, rv = average_ranks(x), average_ranks(values)
-    if np.ptp(rx) == 0 or np.ptp(rv) == 0:
+    if np.ptp(x) == 0 or np.ptp(values) == 0:
         return None, None
-    rho = float(np.corrcoef(rx, rv)[0, 1])
-    dx, dv = np.sign(np.subtract.outer(rx, rx)), np.sign(np.subtract.outer(rv, rv))
-    upper = np.triu_indices(len(x), 1)
-    concordance = float((dx * dv)[upper].sum())
-    tau = concordance / np.sqrt(float((dx[upper] != 0).sum()) * float((dv[upper] != 0).sum()))
-    return rho, tau
+    return float(stats.spearmanr(x, values).statistic), float(stats.kendalltau(x, values).statistic)
 
 
 def trend(x: list[float], estimates: list[Estimate], levels: Levels) -> dict:
