@@ -35,7 +35,11 @@ class Outcome:
     label: str
     needs_probabilities: bool
     per_paper: Callable[[metrics.Predictions], np.ndarray]
-    bounds: tuple[float, float] = (0.0, 1.0)
+
+    @property
+    def bounds(self) -> tuple[float, float]:
+        """Return the interval the outcome's values lie in: its metric's (metrics.metric_bounds)."""
+        return metrics.metric_bounds(self.key)
 
 
 OUTCOMES = (
