@@ -120,6 +120,10 @@ def priorshift_comparisons(
     """
     rows = {row["name"]: row for row in table if row["method"] == PRIORSHIFT}
     comparisons, absent, auc_cache = [], [], {}
+    # the counterpart of seed s moves the baseline's seed s: it shares the baseline's training set and seeds
+    # (seeds.make_estimate drops labels that do not match the prediction sets, so such a pair is never paired)
+    shifted_seeds = baseline.seeds if baseline is not None else ()
+    shifted_block = baseline.prop if baseline is not None else None
     for run in runs:
         if baseline is not None and run.name == baseline.name:
             continue
@@ -130,9 +134,6 @@ def priorshift_comparisons(
             absent.append({"name": run.name, "reason": row["skipped"]})
         else:
             shifted = priorshift[run.name]
-            # the counterpart of seed s moves the baseline's seed s: it shares the baseline's training set and seeds
-            shifted_seeds = baseline.seeds if baseline is not None else ()
-            shifted_block = baseline.prop if baseline is not None else None
             finetuned_estimates = seeds.metric_estimates(
                 run.predictions,
                 PRIORSHIFT_COMPARED,
@@ -144,7 +145,7 @@ def priorshift_comparisons(
                 shifted,
                 PRIORSHIFT_COMPARED,
                 lambda p: resampled_with_auc_cache(p, indices, auc_cache),
-                shifted_seeds if len(shifted_seeds) == len(shifted) else (),
+                shifted_seeds,
                 shifted_block,
             )
             comparisons.append(
