@@ -19,6 +19,9 @@ from wlf.training import checkpoints
 
 ROOT = Path(__file__).resolve().parents[1]
 TRAIN_SCRIPT = ROOT / "workflow" / "scripts" / "train.py"
+PACED_TRAINING = ROOT / "tests" / "paced_training.py"
+# A pause after each step of a signalled run: the signal comes while steps remain, however fast the machine.
+STEP_PAUSE_S = 0.25
 DDP_CONFIG = ROOT / "config" / "accelerate" / "ddp.yaml"
 # One torch thread per process (a busy 2-core machine); unbuffered, so the test sees each step as it is logged.
 ENV = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONUNBUFFERED": "1"}
@@ -49,9 +52,12 @@ def train_file(data_chat_rows, tmp_path_factory):
     return path
 
 
-def train_command(train_file, model, out, settings=SETTINGS, launcher=(sys.executable,)):
+def train_command(
+    train_file, model, out, settings=SETTINGS, launcher=(sys.executable,), pause_s=STEP_PAUSE_S
+):
+    paced = (str(PACED_TRAINING), str(pause_s)) if pause_s else ()
     return [
-        *launcher, str(TRAIN_SCRIPT), "--train-file", str(train_file), "--model", str(model),
+        *launcher, *paced, str(TRAIN_SCRIPT), "--train-file", str(train_file), "--model", str(model),
         "--variant", "accept", "--gamma", "2.0", "--settings", json.dumps(settings),
         "--output-dir", str(out / "model"), "--checkpoint-dir", str(out / "ckpt"),
     ]  # fmt: skip
@@ -62,7 +68,7 @@ def uninterrupted(train_file, data_tiny_model, tmp_path_factory):
     """Return the folder of a run that trained all its steps in one go."""
     out = tmp_path_factory.mktemp("uninterrupted")
     done = subprocess.run(
-        train_command(train_file, data_tiny_model, out),
+        train_command(train_file, data_tiny_model, out, pause_s=None),
         capture_output=True,
         text=True,
         timeout=300,

@@ -1,0 +1,41 @@
+"""Run a training script with a pause after each optimizer step, so a test's signal lands mid-training.
+
+    python tests/paced_training.py SECONDS workflow/scripts/train.py --train-file ... (train.py's arguments)
+    accelerate launch ... tests/paced_training.py SECONDS workflow/scripts/train.py ...
+
+The tiny model trains a step in ~15 ms: a test that waits for a logged step and then sends a signal can find
+the run already finished (it did, on a loaded CI machine). The pause comes before the trainer's step-end
+callbacks, so a signal sent during it is seen by StopEarly at the end of that same step; the pause changes no
+number the run computes. Test-only: the project never imports it.
+"""
+
+from __future__ import annotations
+
+import runpy
+import sys
+import time
+from pathlib import Path
+
+from transformers.trainer_callback import CallbackHandler
+
+_on_step_end = CallbackHandler.on_step_end
+
+
+def main() -> None:
+    if len(sys.argv) < 3:
+        sys.exit("usage: paced_training.py SECONDS SCRIPT [ARGS...]")
+    pause_s = float(sys.argv[1])
+
+    def paced_on_step_end(self, args, state, control, **kwargs):
+        time.sleep(pause_s)
+        return _on_step_end(self, args, state, control, **kwargs)
+
+    CallbackHandler.on_step_end = paced_on_step_end
+    script = Path(sys.argv[2]).resolve()
+    sys.argv = [str(script), *sys.argv[3:]]
+    sys.path.insert(0, str(script.parent))  # as `python SCRIPT` would
+    runpy.run_path(str(script), run_name="__main__")
+
+
+if __name__ == "__main__":
+    main()
