@@ -799,3 +799,36 @@ def test_max_steps_overrides_the_epochs_and_interrupt_at_step_stops_a_fresh_run_
     assert not list((tmp_path / "ckpt" / "run").glob("checkpoint-*"))
     assert json.loads((tmp_path / "ckpt" / "run" / "model" / "train_summary.json").read_text()) == summary
     assert not (tmp_path / "tensorboard").exists()
+
+
+def test_a_resume_inside_a_later_epoch_of_length_grouped_batches_ends_with_the_uninterrupted_weights(
+    data_tiny_model, data_chat_rows, tmp_path
+):
+    # Length-grouped batches (padding_free false, the production default without flash attention) over 3
+    # epochs of 4 steps; the interrupted run stops in the middle of epoch 2, whose order the rerun must replay.
+    train_file = write_rows(tmp_path / "train.jsonl", mixed_rows(data_chat_rows, 4, 4))
+    settings = {
+        "num_train_epochs": 3, "per_device_train_batch_size": 2, "padding_free": False, "save_steps": 1000,
+        "logging_steps": 1, "report_to": "none",
+    }  # fmt: skip
+    uninterrupted = run_train(tmp_path / "uninterrupted", train_file, data_tiny_model, settings)
+    assert uninterrupted.returncode == 0, uninterrupted.stderr[-3000:]
+    resumed = tmp_path / "resumed"
+    interrupted = {**settings, "interrupt_at_step": 6}  # a fresh run stops there; its rerun resumes
+    first = run_train(resumed, train_file, data_tiny_model, interrupted)
+    assert first.returncode == train.INTERRUPTED_EXIT, first.stderr[-3000:]
+    second = run_train(resumed, train_file, data_tiny_model, interrupted)
+    assert second.returncode == 0, second.stderr[-3000:]
+    summary = json.loads((resumed / "models" / "run" / "train_summary.json").read_text())
+    assert (summary["resumed_from_step"], summary["steps"]) == (6, 12)
+
+    import torch
+    from safetensors.torch import load_file
+
+    weights, expected = (
+        load_file(str(folder / "models" / "run" / "model.safetensors"))
+        for folder in (resumed, tmp_path / "uninterrupted")
+    )
+    assert weights.keys() == expected.keys()
+    for name, value in expected.items():
+        assert torch.equal(weights[name], value), name
