@@ -30,7 +30,8 @@ def main() -> None:
         time.sleep(pause_s)
         return _on_step_end(self, args, state, control, **kwargs)
 
-    CallbackHandler.on_step_end = paced_on_step_end
+    if pause_s > 0:
+        CallbackHandler.on_step_end = paced_on_step_end
     script = Path(sys.argv[2]).resolve()
     sys.argv = [str(script), *sys.argv[3:]]
     sys.path.insert(0, str(script.parent))  # as `python SCRIPT` would

@@ -7,7 +7,9 @@ import os
 import re
 import shutil
 import subprocess
+import time
 from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -268,48 +270,100 @@ def assert_same_numbers(expected, actual, where: str, tolerance: float) -> None:
         assert expected == actual, where
 
 
-# ---------------------------------------------------------------- a train job stopped by its time-limit warning
+# ---------------------------------------------------------------- a train job preempted, then warned of its time limit
 
 SIGNAL_EXPERIMENT = "baseline_gamma1.0_prop1_2"
 SIGNAL_MODEL = f"results/models/{SIGNAL_EXPERIMENT}/seed1"
-SIGNAL_CHECKPOINTS = f"results/checkpoints/{SIGNAL_EXPERIMENT}/seed1"
-SIGNAL_MAX_STEPS = 1000  # 400 ended before the warning on an idle CI machine: training must outlast ~50 s
-# One experiment on a small corpus, 400 steps of 16 examples: ~30 s of training, longer than the time from
-# the job's start to its warning signal. padding_free: each epoch's order comes from the seed and the epoch
-# (length-grouped batches take it from the global random state, so a resume after the first epoch reorders
-# its epoch: the weights differed from an uninterrupted run's by up to 0.08 after 400 steps).
+SIGNAL_TRAIN_LOG = f"logs/train/{SIGNAL_EXPERIMENT}/seed1.log"
+SIGNAL_PROCESSES = 2
+SIGNAL_MAX_STEPS = 240
+# The time-limited job's train.py pauses 0.25 s after each optimizer step (tests/paced_training.py): its 240
+# steps then outlast the time from the job's start to its warning on any machine, while the other jobs and the
+# uninterrupted local run train at full speed (~0.1 s a step). One experiment on a small corpus, 16 examples
+# a step in 2 data-parallel processes. padding_free: one of the two batch orders a resume must replay (the
+# length-grouped one is checked in tests/test_train.py).
 SIGNAL_CONFIG = {
     "seeds": [1],
     "experiments": [{"name": SIGNAL_EXPERIMENT, "prop": "1_2", "variant": "baseline", "gamma": 1.0}],
     "data": {"synthetic": {"n_train": 64, "n_test": 20}, "max_paper_tokens": 64},
     "train": {
-        "max_steps": SIGNAL_MAX_STEPS, "save_steps": 10 * SIGNAL_MAX_STEPS, "logging_steps": 50, "padding_free": True,
+        "num_processes": SIGNAL_PROCESSES, "per_device_train_batch_size": 8, "max_steps": SIGNAL_MAX_STEPS,
+        "save_steps": 10 * SIGNAL_MAX_STEPS, "logging_steps": 5, "padding_free": True,
     },
 }  # fmt: skip
-# SLURM's shortest time limit, 1 min, with a warning 12 s before it. SLURM checks time limits every 30 s and
-# sends the warning at the first check less than 12 + 30 s before the limit: 18-48 s after the start, when
-# train.py (started ~6-13 s after the job) has installed its handler. The retry gets time and no warning.
-TIME_LIMITED_TRAIN = (
+STEP_PAUSE_S = 0.25
+PACED_TRAIN_SCRIPT = """\"\"\"This copy's train.py: the workflow's (train_unpaced.py), paced by tests/paced_training.py in a job
+with a 1-minute time limit (the one SLURM warns).\"\"\"
+import os
+import runpy
+import subprocess
+import sys
+from pathlib import Path
+
+limit = subprocess.run(["squeue", "--noheader", "--format=%l", "--jobs", os.environ["SLURM_JOB_ID"]],
+                       capture_output=True, text=True, check=True).stdout.strip()
+pause = {pause!r} if limit == "1:00" else "0"
+sys.argv[1:1] = [pause, str(Path(__file__).with_name("train_unpaced.py"))]
+runpy.run_path({paced!r}, run_name="__main__")
+"""
+# Three submissions of the one train job (the profile's retries: 2). Attempt 1 is preempted: the test sends
+# `scancel --signal=USR1` once it has logged a step. Attempt 2 gets SLURM's shortest time limit, 1 min, with a
+# warning 12 s before it. SLURM checks time limits every 30 s and sends the warning at the first check less
+# than 12 + 30 s before the limit: 18-48 s after the start, when train.py (started ~6-13 s after the job) has
+# installed its handler. Attempt 3 gets time and no warning. Two CPUs: one per process.
+PREEMPTED_THEN_TIME_LIMITED = (
+    "--set-threads",
+    f"train={SIGNAL_PROCESSES}",
     "--set-resources",
-    "train:runtime=1 if attempt == 1 else 10",
-    "train:slurm_extra='--signal=USR1@12' if attempt == 1 else ''",
-    "train:mem_mb=3000",
+    "train:runtime=1 if attempt == 2 else 10",
+    "train:slurm_extra='--signal=USR1@12' if attempt == 2 else ''",
+    "train:mem_mb=4000",
 )
 SIGNAL_RUN_TIMEOUT_S = 360
+LOGGED_STEP = re.compile(r"'loss': ")
+STOPPED = re.compile(
+    r"train: interrupted after saving the checkpoint of step (\d+) of \d+ \(signal (SIGUSR1|SIGTERM)\)"
+)
 
 
 @dataclass(frozen=True)
-class TimeLimitedRuns:
+class SignalledRuns:
     slurm_dir: Path
     slurm: SlurmRun
+    preempted_job: str  # the SLURM job id the test sent `scancel --signal=USR1`
     local_dir: Path
     local: subprocess.CompletedProcess
 
 
+def pace_training(train_script: Path) -> None:
+    """Make a workflow copy's train.py the same script with a pause after each optimizer step when its SLURM
+    job has a 1-minute time limit."""
+    train_script.rename(train_script.with_name("train_unpaced.py"))
+    paced = str(REPO / "tests" / "paced_training.py")
+    train_script.write_text(PACED_TRAIN_SCRIPT.format(pause=str(STEP_PAUSE_S), paced=paced))
+
+
+def preempt_when_training(train_log: Path, deadline_s: float) -> str:
+    """Wait until the only running SLURM job has logged a training step in train_log, send it SIGUSR1 with
+    scancel as a preempting scheduler does, and return its job id."""
+    deadline = time.time() + deadline_s
+    while not (train_log.is_file() and LOGGED_STEP.search(train_log.read_text())):
+        if time.time() > deadline:
+            raise AssertionError(f"no training step in {train_log} within {deadline_s} s")
+        time.sleep(0.5)
+    running = subprocess.run(
+        ["squeue", "--noheader", "--states=RUNNING", "--format=%i"],
+        capture_output=True, text=True, check=True, timeout=30,
+    ).stdout.split()  # fmt: skip
+    assert len(running) == 1, f"expected the train job alone on the cluster, found {running}"
+    subprocess.run(["scancel", "--signal=USR1", running[0]], check=True, timeout=30)
+    return running[0]
+
+
 @pytest.fixture(scope="module")
-def time_limited_train(slurm_cluster, tmp_path_factory):
-    """Return one train job through SLURM whose time limit is shorter than its training, and the same training
-    run locally without interruption.
+def signalled_train(slurm_cluster, tmp_path_factory):
+    """Return one 2-process train job through SLURM, preempted on its first submission and stopped by its
+    time-limit warning on its second, and the same training run locally without interruption.
 
     The data and the model are made locally first, so only the train job goes through SLURM; the local run
     goes on while the SLURM run waits on its status polls.
@@ -322,49 +376,66 @@ def time_limited_train(slurm_cluster, tmp_path_factory):
                   EMBEDDED_MODEL_DIR, timeout_s=SIGNAL_RUN_TIMEOUT_S)  # fmt: skip
     local_dir = base / "local"
     shutil.copytree(slurm_dir, local_dir, symlinks=True)
+    pace_training(slurm_dir / "workflow" / "scripts" / "train.py")
     local_command = [
         "timeout", "-k", "10", str(SIGNAL_RUN_TIMEOUT_S),
         str(VENV_BIN / "snakemake"), "--profile", "profiles/local", *config_args, SIGNAL_MODEL,
     ]  # fmt: skip
     local = subprocess.Popen(local_command, cwd=local_dir, env=workflow_env(), stdout=subprocess.PIPE,
                              stderr=subprocess.STDOUT, text=True)  # fmt: skip
-    try:
-        slurm = run_through_slurm(slurm_dir, *TIME_LIMITED_TRAIN, *config_args, SIGNAL_MODEL,
-                                  timeout_s=SIGNAL_RUN_TIMEOUT_S)  # fmt: skip
-    finally:
-        local_output, _ = local.communicate(timeout=SIGNAL_RUN_TIMEOUT_S + 30)
+    with ThreadPoolExecutor(max_workers=1) as watcher:
+        preempted = watcher.submit(
+            preempt_when_training, slurm_dir / SIGNAL_TRAIN_LOG, SIGNAL_RUN_TIMEOUT_S / 2
+        )
+        try:
+            slurm = run_through_slurm(slurm_dir, *PREEMPTED_THEN_TIME_LIMITED, *config_args, SIGNAL_MODEL,
+                                      timeout_s=SIGNAL_RUN_TIMEOUT_S)  # fmt: skip
+        finally:
+            local_output, _ = local.communicate(timeout=SIGNAL_RUN_TIMEOUT_S + 30)
+        preempted_job = preempted.result(timeout=SIGNAL_RUN_TIMEOUT_S)
     local_run = subprocess.CompletedProcess(local_command, local.returncode, local_output, "")
-    return TimeLimitedRuns(slurm_dir, slurm, local_dir, local_run)
+    return SignalledRuns(slurm_dir, slurm, preempted_job, local_dir, local_run)
 
 
 @pytest.mark.slurm
-def test_train_job_warned_before_its_time_limit_saves_that_step_and_its_retry_ends_as_an_uninterrupted_run(
-    time_limited_train,
+def test_two_process_train_job_preempted_then_warned_of_its_time_limit_resumes_each_time_at_that_step(
+    signalled_train,
 ):
-    run = time_limited_train.slurm
+    run = signalled_train.slurm
     assert run.process.returncode == 0, describe(run)
-    assert time_limited_train.local.returncode == 0, time_limited_train.local.stdout[-5000:]
-    first, retry = run.jobs_of("train")
+    assert signalled_train.local.returncode == 0, signalled_train.local.stdout[-5000:]
+    preempted, time_limited, last = run.jobs_of("train")
+    assert preempted.slurm_id == signalled_train.preempted_job
     states = slurm_states(run.run_id)
-    # the first job ended itself after the warning, before its limit: FAILED (exit 75), not TIMEOUT
-    assert (states[first.slurm_id], states[retry.slurm_id]) == ("FAILED", "COMPLETED")
-    assert "CANCELLED" not in first.log.read_text()
+    # both ended themselves after their signal, before any limit: FAILED (exit 75), not CANCELLED or TIMEOUT
+    assert [states[job.slurm_id] for job in (preempted, time_limited, last)] == [
+        "FAILED",
+        "FAILED",
+        "COMPLETED",
+    ]
+    assert "CANCELLED" not in preempted.log.read_text() + time_limited.log.read_text()
 
-    summary = json.loads((time_limited_train.slurm_dir / SIGNAL_MODEL / "train_summary.json").read_text())
-    stopped_at = summary["resumed_from_step"]
-    assert 0 < stopped_at < SIGNAL_MAX_STEPS  # the step the signal came in: no periodic checkpoint was due
-    assert summary["resumed_after"] == f"signal SIGUSR1 at step {stopped_at}"
+    # Snakemake shows each failed job's train log: both stopped on SIGUSR1, the second after resuming the first
+    stops = [(int(step), name) for step, name in STOPPED.findall(run.output)]
+    assert [name for _, name in stops] == ["SIGUSR1", "SIGUSR1"], run.output[-5000:]
+    (preempted_at, _), (warned_at, _) = stops
+    assert 0 < preempted_at < warned_at < SIGNAL_MAX_STEPS  # steps the signals came in: no save was due
+    assert f"resumed at global step {preempted_at}" in run.output
+
+    summary = json.loads((signalled_train.slurm_dir / SIGNAL_MODEL / "train_summary.json").read_text())
+    assert summary["resumed_from_step"] == warned_at
+    assert summary["resumed_after"] == f"signal SIGUSR1 at step {warned_at}"
     assert (summary["steps"], summary["stopped_by"]) == (SIGNAL_MAX_STEPS, None)
-    retry_log = (
-        time_limited_train.slurm_dir / "logs" / "train" / SIGNAL_EXPERIMENT / "seed1.log"
-    ).read_text()
-    assert f"resumed at global step {stopped_at}" in retry_log
+    distributed = summary["distributed"]
+    assert (distributed["num_processes"], distributed["distributed_type"]) == (SIGNAL_PROCESSES, "MULTI_CPU")
+    retry_log = (signalled_train.slurm_dir / SIGNAL_TRAIN_LOG).read_text()
+    assert f"resumed at global step {warned_at}" in retry_log
 
     from safetensors.torch import load_file
 
     resumed, uninterrupted = (
         load_file(str(folder / SIGNAL_MODEL / "model.safetensors"))
-        for folder in (time_limited_train.slurm_dir, time_limited_train.local_dir)
+        for folder in (signalled_train.slurm_dir, signalled_train.local_dir)
     )
     assert resumed.keys() == uninterrupted.keys()
     for name, value in uninterrupted.items():
