@@ -4,7 +4,9 @@
     accelerate launch ... tests/paced_training.py SECONDS workflow/scripts/train.py ...
 
 The tiny model trains a step in ~15 ms: a test that waits for a logged step and then sends a signal can find
-the run already finished (it did, on a loaded CI machine). The pause comes before the trainer's step-end
+the run already finished (it did, on a loaded CI machine), and a SLURM job must still train when its time-limit
+warning comes, whatever the machine's speed (tests/test_slurm.py). SECONDS 0 runs the script unpaced. The
+pause comes before the trainer's step-end
 callbacks, so a signal sent during it is seen by StopEarly at the end of that same step; the pause changes no
 number the run computes. Test-only: the project never imports it.
 """
