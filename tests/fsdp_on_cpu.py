@@ -19,12 +19,12 @@ loads FSDP checkpoints. Test-only: the project never imports it.
 
 from __future__ import annotations
 
-import runpy
 import sys
-from pathlib import Path
 
 from accelerate.state import AcceleratorState, PartialState
 from accelerate.utils import DistributedType
+
+from script_wrapper import run_as_main
 
 _accelerator_state_init = AcceleratorState.__init__
 
@@ -44,10 +44,7 @@ def main() -> None:
     if len(sys.argv) < 2:
         sys.exit("usage: fsdp_on_cpu.py SCRIPT [ARGS...]")
     AcceleratorState.__init__ = _init_with_fsdp_on_cpu
-    script = Path(sys.argv[1]).resolve()
-    sys.argv = [str(script), *sys.argv[2:]]
-    sys.path.insert(0, str(script.parent))  # as `python SCRIPT` would
-    runpy.run_path(str(script), run_name="__main__")
+    run_as_main(sys.argv[1:])
 
 
 if __name__ == "__main__":

@@ -13,12 +13,12 @@ number the run computes. Test-only: the project never imports it.
 
 from __future__ import annotations
 
-import runpy
 import sys
 import time
-from pathlib import Path
 
 from transformers.trainer_callback import CallbackHandler
+
+from script_wrapper import run_as_main
 
 _on_step_end = CallbackHandler.on_step_end
 
@@ -34,10 +34,7 @@ def main() -> None:
 
     if pause_s > 0:
         CallbackHandler.on_step_end = paced_on_step_end
-    script = Path(sys.argv[2]).resolve()
-    sys.argv = [str(script), *sys.argv[3:]]
-    sys.path.insert(0, str(script.parent))  # as `python SCRIPT` would
-    runpy.run_path(str(script), run_name="__main__")
+    run_as_main(sys.argv[2:])
 
 
 if __name__ == "__main__":

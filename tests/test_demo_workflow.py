@@ -1,4 +1,5 @@
-"""The whole 19-experiment workflow on the embedded default, run for real once per test session."""
+"""The whole 19-experiment workflow on the embedded default, run for real once per test session (with 2 training
+seeds, conftest.DEMO_SEEDS)."""
 
 import copy
 import json
@@ -8,12 +9,13 @@ import sys
 import pandas as pd
 import pytest
 
+from conftest import DEMO_SEEDS
 from snakemake_runner import dry_run_jobs, load_config, run_snakemake, workflow_env, write_config_overlay
 from wlf import settings
 
 pytestmark = pytest.mark.workflow
 DEMO = ("--configfile", "config/demo.yaml")
-SEEDS = 3  # the training seeds of config/config.yaml, which the demo keeps
+SEEDS = len(DEMO_SEEDS)  # the training seeds of the tests' demo run (conftest.py)
 
 
 def demo_with(overlay):
@@ -151,10 +153,10 @@ def test_changing_one_experiments_gamma_plans_only_that_experiment(demo, tmp_pat
     assert dict(jobs) == expected
 
 
-def test_adding_a_fourth_seed_plans_only_the_new_chains(demo, tmp_path):
-    overlay = write_config_overlay(tmp_path / "seeds.yaml", {"seeds": [1, 2, 3, 4]})
+def test_adding_a_seed_plans_only_the_new_chains(demo, tmp_path):
+    overlay = write_config_overlay(tmp_path / "seeds.yaml", {"seeds": [*DEMO_SEEDS, max(DEMO_SEEDS) + 1]})
     jobs = dry_run_jobs(demo, *demo_with(overlay))
-    # seed 4 of every experiment and of every prior shift; the per-experiment metrics of both seeded methods
+    # the new seed of every experiment and of every prior shift; the per-experiment metrics of both seeded methods
     assert dict(jobs) == {"train": 19, "infer": 19, "priorshift": 18, "evaluate": 19 + 18, **AGGREGATES}
 
 

@@ -15,6 +15,7 @@ import shlex
 import subprocess
 import time
 import urllib.request
+from pathlib import Path
 
 import pytest
 
@@ -146,9 +147,10 @@ def test_readme_tensorboard_command_serves_the_losses_of_every_demo_run(demo, wo
 @pytest.mark.parametrize("words", ACCELERATE, ids=shlex.join)
 def test_readme_fsdp_rehearsal_shards_the_demo_model_over_two_processes(demo, words):
     # the command runs from the repository after `make demo`: the demo's copy gets the test-only launcher it names
-    launcher = next(word for word in words if word.endswith("fsdp_on_cpu.py"))
+    launcher = Path(next(word for word in words if word.endswith("fsdp_on_cpu.py")))
     (demo / launcher).parent.mkdir(exist_ok=True)
-    (demo / launcher).write_bytes((REPO / launcher).read_bytes())
+    for helper in (launcher, launcher.with_name("script_wrapper.py")):
+        (demo / helper).write_bytes((REPO / helper).read_bytes())
     process = subprocess.run(words, cwd=demo, env=workflow_env(), capture_output=True, text=True, timeout=600)
     assert process.returncode == 0, process.stdout[-3000:] + process.stderr[-3000:]
     output = words[words.index("--output-dir") + 1]

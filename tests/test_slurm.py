@@ -33,7 +33,6 @@ TEST_OVERLAY = REPO / "profiles" / "slurm-test" / "config.yaml"
 PROFILES = ("--profile", str(REPO / "profiles" / "slurm"), "--profile", str(TEST_OVERLAY))
 CLUSTER_START_TIMEOUT_S = 300
 # The plugin can poll forever when job status is unreadable: every run gets a hard limit.
-FIXTURE_RUN_TIMEOUT_S = 240
 SUBSET_RUN_TIMEOUT_S = 480
 # The embedded default on two experiments that still reach every rule (the reject one has a prior-shift
 # counterpart; the baseline has none), two training seeds each, on a smaller corpus and one epoch.
@@ -123,10 +122,11 @@ def run_through_slurm(workdir: Path, *args: str, timeout_s: float) -> SlurmRun:
     return SlurmRun(process=process, run_id=run_ids[0] if run_ids else "", jobs=jobs)
 
 
-def slurm_states(run_id: str) -> dict[str, str]:
-    """Return SLURM job id -> state for every job of one snakemake run that SLURM still remembers."""
+def slurm_states(run_id: str, field: str = "%T") -> dict[str, str]:
+    """Return SLURM job id -> state (or another squeue field, e.g. %l the time limit) for every job of one
+    snakemake run that SLURM still remembers."""
     listing = subprocess.run(
-        ["squeue", "--states=all", "--noheader", "--format=%i|%T", "--name", run_id],
+        ["squeue", "--states=all", "--noheader", f"--format=%i|{field}", "--name", run_id],
         capture_output=True,
         text=True,
         check=True,
@@ -137,44 +137,6 @@ def slurm_states(run_id: str) -> dict[str, str]:
 
 def describe(run: SlurmRun) -> str:
     return f"exit {run.process.returncode}; last output:\n{run.output[-5000:]}"
-
-
-# ---------------------------------------------------------------- the plugin on a fixture DAG
-
-
-@pytest.fixture(scope="module")
-def fixture_run(slurm_cluster, tmp_path_factory):
-    """Return the run of tests/slurm/fixture_workflow (two jobs, then one that fails once) through SLURM."""
-    workdir = tmp_path_factory.mktemp("slurm_fixture") / "workflow"
-    shutil.copytree(SLURM_DIR / "fixture_workflow", workdir)
-    return workdir, run_through_slurm(workdir, timeout_s=FIXTURE_RUN_TIMEOUT_S)
-
-
-@pytest.mark.slurm
-def test_fixture_dag_finishes_with_every_job_submitted_through_sbatch(fixture_run):
-    workdir, run = fixture_run
-    assert run.process.returncode == 0, describe(run)
-    assert [job.rule for job in run.jobs].count("part") == 2
-    part_ids = {job.slurm_id for job in run.jobs_of("part")}
-    # Each job wrote the SLURM job id it ran under: the ids sbatch returned, not a local run.
-    written = {(workdir / "results" / "parts" / f"{part}.txt").read_text().split()[1] for part in "ab"}
-    assert written == part_ids
-    assert all(job.log.is_file() for job in run.jobs), "slurm-keep-successful-logs keeps every log"
-
-
-@pytest.mark.slurm
-def test_failing_job_is_reported_failed_and_resubmitted_with_the_next_attempt(fixture_run):
-    workdir, run = fixture_run
-    assert run.process.returncode == 0, describe(run)
-    first, second = run.jobs_of("fail_once")
-    states = slurm_states(run.run_id)
-    assert states[first.slurm_id] == "FAILED"
-    assert states[second.slurm_id] == "COMPLETED"
-    assert {states[job.slurm_id] for job in run.jobs_of("part")} == {"COMPLETED"}
-    assert f"SLURM-job '{first.slurm_id}' failed" in run.output
-    assert "failing on purpose on attempt 1" in first.log.read_text()
-    summary = (workdir / "results" / "summary.txt").read_text().splitlines()
-    assert summary[-1] == f"summary {second.slurm_id} attempt 2"
 
 
 # ---------------------------------------------------------------- the workflow itself
@@ -304,6 +266,7 @@ limit = subprocess.run(["squeue", "--noheader", "--format=%l", "--jobs", os.envi
                        capture_output=True, text=True, check=True).stdout.strip()
 pause = {pause!r} if limit == "1:00" else "0"
 sys.argv[1:1] = [pause, str(Path(__file__).with_name("train_unpaced.py"))]
+sys.path.insert(0, {tests!r})  # the paced wrapper's own imports, as `python tests/paced_training.py` has them
 runpy.run_path({paced!r}, run_name="__main__")
 """
 # Three submissions of the one train job (the profile's retries: 2). Attempt 1 is preempted: the test sends
@@ -339,8 +302,12 @@ def pace_training(train_script: Path) -> None:
     """Make a workflow copy's train.py the same script with a pause after each optimizer step when its SLURM
     job has a 1-minute time limit."""
     train_script.rename(train_script.with_name("train_unpaced.py"))
-    paced = str(REPO / "tests" / "paced_training.py")
-    train_script.write_text(PACED_TRAIN_SCRIPT.format(pause=str(STEP_PAUSE_S), paced=paced))
+    tests = REPO / "tests"
+    train_script.write_text(
+        PACED_TRAIN_SCRIPT.format(
+            pause=str(STEP_PAUSE_S), paced=str(tests / "paced_training.py"), tests=str(tests)
+        )
+    )
 
 
 def preempt_when_training(train_log: Path, deadline_s: float) -> str:
@@ -406,7 +373,13 @@ def test_two_process_train_job_preempted_then_warned_of_its_time_limit_resumes_e
     assert signalled_train.local.returncode == 0, signalled_train.local.stdout[-5000:]
     preempted, time_limited, last = run.jobs_of("train")
     assert preempted.slurm_id == signalled_train.preempted_job
-    states = slurm_states(run.run_id)
+    states, time_limits = slurm_states(run.run_id), slurm_states(run.run_id, "%l")
+    # each retry was a new job, sized by its attempt: only the second had the 1-minute limit
+    assert [time_limits[job.slurm_id] for job in (preempted, time_limited, last)] == [
+        "10:00",
+        "1:00",
+        "10:00",
+    ]
     # both ended themselves after their signal, before any limit: FAILED (exit 75), not CANCELLED or TIMEOUT
     assert [states[job.slurm_id] for job in (preempted, time_limited, last)] == [
         "FAILED",
@@ -414,6 +387,7 @@ def test_two_process_train_job_preempted_then_warned_of_its_time_limit_resumes_e
         "COMPLETED",
     ]
     assert "CANCELLED" not in preempted.log.read_text() + time_limited.log.read_text()
+    assert all(f"SLURM-job '{job.slurm_id}' failed" in run.output for job in (preempted, time_limited))
 
     # Snakemake shows each failed job's train log: both stopped on SIGUSR1, the second after resuming the first
     stops = [(int(step), name) for step, name in STOPPED.findall(run.output)]

@@ -21,7 +21,7 @@ ROOT = Path(__file__).resolve().parents[1]
 TRAIN_SCRIPT = ROOT / "workflow" / "scripts" / "train.py"
 PACED_TRAINING = ROOT / "tests" / "paced_training.py"
 # A pause after each step of a signalled run: the signal comes while steps remain, however fast the machine.
-STEP_PAUSE_S = 0.25
+STEP_PAUSE_S = 0.1
 DDP_CONFIG = ROOT / "config" / "accelerate" / "ddp.yaml"
 # One torch thread per process (a busy 2-core machine); unbuffered, so the test sees each step as it is logged.
 ENV = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONUNBUFFERED": "1"}
