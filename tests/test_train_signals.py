@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 import train
+from model_weights import assert_same_weights
 from wlf.training import checkpoints
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -102,16 +103,6 @@ def resume(command, out):
     return done, json.loads((out / "model" / "train_summary.json").read_text())
 
 
-def assert_same_weights(folder, expected_folder, atol=0.0):
-    import torch
-    from safetensors.torch import load_file
-
-    weights, expected = (load_file(str(f / "model" / "model.safetensors")) for f in (folder, expected_folder))
-    assert weights.keys() == expected.keys()
-    for name, value in expected.items():
-        torch.testing.assert_close(weights[name], value, atol=atol, rtol=0.0, msg=name)
-
-
 def assert_stopped_by(signal_number, exit_code, log, out, after_step=0):
     """Assert the run stopped on signal_number after a step past after_step, before its last, and return that step."""
     assert exit_code == train.INTERRUPTED_EXIT, log[-3000:]
@@ -149,7 +140,7 @@ def test_sigusr1_then_sigterm_each_save_their_step_and_the_last_rerun_ends_as_an
     assert summary["resumed_from_step"] == second_stop
     assert summary["resumed_after"] == f"signal SIGTERM at step {second_stop}"
     assert (summary["steps"], summary["stopped_by"]) == (MAX_STEPS, None)
-    assert_same_weights(tmp_path, uninterrupted)
+    assert_same_weights(tmp_path / "model", uninterrupted / "model")
 
 
 def test_a_signal_to_one_of_two_processes_stops_both_after_the_same_step(
